@@ -1,0 +1,145 @@
+"""Every failure evio-fetch reports, in one tree.
+
+Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a one-line
+``message`` saying what happened and to what, and a ``hint`` saying what the user can do.
+``exit_status`` is what the command line exits with when this error decides the run.
+
+    EvioError
+    ├── UsageError              bad arguments                              exit 2
+    ├── ManifestError           manifest unreadable or invalid             exit 2
+    ├── DiskFullError           no space left on the device                exit 2
+    ├── StateError              a sidecar state file cannot be used        exit 1
+    ├── BusyError               another process is writing this target     exit 1
+    └── DownloadError           one file could not be fetched              exit 1
+        ├── TransportError      connection failed, reset or went silent    (transient)
+        ├── HTTPStatusError     an error status                            (408 429 5xx: transient)
+        ├── RangeError          a 206 whose Content-Range was not what was asked
+        ├── BodyLengthError     the body was shorter or longer than promised
+        ├── NotDataError        an HTML page where data was expected
+        ├── SizeMismatchError   the server's size differs from the manifest's
+        ├── ChecksumMismatchError  the SHA256 of the bytes differs from the manifest's
+        ├── RemoteChangedError  the remote file changed while it was being fetched
+        └── UnsafeNameError     the server's file name cannot be used safely
+
+Workers never raise across the process boundary: they send ``Failure`` values (engine.model),
+made from these errors by ``to_failure`` and turned back into text by the command line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class EvioError(Exception):
+    code: ClassVar[str] = "error"
+    exit_status: ClassVar[int] = 1
+    transient: ClassVar[bool] = False
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle by the constructor's own arguments, so a subclass never breaks a process pool.
+        return (type(self), (self.message, self.hint))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(EvioError):
+    code = "usage"
+    exit_status = 2
+
+
+class ManifestError(EvioError):
+    code = "manifest_invalid"
+    exit_status = 2
+
+
+class DiskFullError(EvioError):
+    code = "disk_full"
+    exit_status = 2
+
+
+class StateError(EvioError):
+    code = "state_invalid"
+
+
+class BusyError(EvioError):
+    code = "busy"
+
+
+class DownloadError(EvioError):
+    code = "download_failed"
+
+
+class TransportError(DownloadError):
+    code = "connection"
+    transient = True
+
+
+class HTTPStatusError(DownloadError):
+    code = "http_status"
+
+    def __init__(self, message: str, hint: str = "", status: int = 0) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.hint, self.status))
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return self.status in TRANSIENT_STATUSES
+
+
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class RangeError(DownloadError):
+    code = "bad_range"
+
+
+class BodyLengthError(DownloadError):
+    code = "body_length"
+
+
+class NotDataError(DownloadError):
+    code = "not_data"
+
+
+class SizeMismatchError(DownloadError):
+    code = "size_mismatch"
+
+
+class ChecksumMismatchError(DownloadError):
+    code = "checksum_mismatch"
+
+
+class RemoteChangedError(DownloadError):
+    code = "remote_changed"
+
+
+class UnsafeNameError(DownloadError):
+    code = "unsafe_name"
+
+
+ALL_ERRORS: tuple[type[EvioError], ...] = (
+    UsageError,
+    ManifestError,
+    DiskFullError,
+    StateError,
+    BusyError,
+    DownloadError,
+    TransportError,
+    HTTPStatusError,
+    RangeError,
+    BodyLengthError,
+    NotDataError,
+    SizeMismatchError,
+    ChecksumMismatchError,
+    RemoteChangedError,
+    UnsafeNameError,
+)

@@ -1,0 +1,162 @@
+"""The values the engine passes around: options, file specs, plans, results and the messages
+between the parent and its worker processes. All are msgspec Structs, so they cross process
+boundaries as msgpack and never as pickled exceptions."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import msgspec
+
+from evio_fetch.engine.errors import EvioError
+
+DEFAULT_DRIVE_URL = "https://drive.google.com"
+MIB = 1024 * 1024
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+class Options(msgspec.Struct, frozen=True, kw_only=True):
+    segments: int = 4
+    concurrency: int = 3
+    workers: int = msgspec.field(default_factory=default_workers)
+    retries: int = 5
+    timeout: float = 30.0
+    verify: bool = False
+    resume: bool = True
+    max_speed: int | None = None
+    drive_url: str = DEFAULT_DRIVE_URL
+    # No segment is planned smaller than this: below it, an extra connection costs more
+    # than it gains.
+    min_segment: int = 2 * MIB
+
+
+class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One file to bring to its place.
+
+    ``target`` is the absolute final path when it is known before any request (manifest
+    entries); otherwise the server names the file inside ``output_dir``.
+    """
+
+    index: int
+    label: str
+    url: str | None = None
+    drive_id: str | None = None
+    resource_key: str | None = None
+    target: str | None = None
+    output_dir: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+
+class Failure(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    hint: str = ""
+    exit_status: int = 1
+
+
+def to_failure(error: BaseException) -> Failure:
+    if isinstance(error, EvioError):
+        return Failure(error.code, error.message, error.hint, error.exit_status)
+    return Failure(
+        "internal",
+        f"unexpected {type(error).__name__}: {error}",
+        "this is a bug in evio-fetch; please report it with the command you ran",
+    )
+
+
+Action = Literal["fetch", "resume", "skip"]
+
+
+class PlanItem(msgspec.Struct, frozen=True):
+    spec: FileSpec
+    action: Action
+    reason: str
+
+
+Outcome = Literal["downloaded", "present", "failed", "skipped"]
+
+
+class FileResult(msgspec.Struct, frozen=True, kw_only=True):
+    spec: FileSpec
+    outcome: Outcome
+    target: str | None
+    bytes: int = 0
+    seconds: float = 0.0
+    sha256: str | None = None
+    failure: Failure | None = None
+
+
+# Worker → parent -------------------------------------------------------------------------
+
+
+class Started(msgspec.Struct, frozen=True, tag=True):
+    """The probe answered: the file has a name, a size (if the server told) and a part file."""
+
+    file: int
+    target: str
+    part: str
+    size: int | None
+    connections: int
+    done: int = 0
+
+
+class Progress(msgspec.Struct, frozen=True, tag=True):
+    """``done`` bytes are on disk; the first ``prefix`` of them are contiguous from 0."""
+
+    file: int
+    done: int
+    prefix: int
+
+
+class Written(msgspec.Struct, frozen=True, tag=True):
+    """Every byte is on disk and flushed; the worker waits for the parent's verdict."""
+
+    file: int
+    size: int
+
+
+class Done(msgspec.Struct, frozen=True, tag=True):
+    """The file is at its final path (``present``: it already was, no body was fetched)."""
+
+    file: int
+    outcome: Literal["downloaded", "present"]
+    target: str
+    size: int
+
+
+class Failed(msgspec.Struct, frozen=True, tag=True):
+    file: int
+    failure: Failure
+
+
+Event = Started | Progress | Written | Done | Failed
+
+
+class Batch(msgspec.Struct, frozen=True, tag=True):
+    events: list[Event]
+
+
+# Parent → worker -------------------------------------------------------------------------
+
+
+class Job(msgspec.Struct, frozen=True, tag=True):
+    spec: FileSpec
+
+
+class Verdict(msgspec.Struct, frozen=True, tag=True):
+    """The parent's word on a written file: rename it into place, or discard it."""
+
+    file: int
+    failure: Failure | None = None
+
+
+class Stop(msgspec.Struct, frozen=True, tag=True):
+    """Stop every download now, keep what was written, and exit."""
+
+
+Command = Job | Verdict | Stop
