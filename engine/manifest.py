@@ -1,0 +1,429 @@
+"""Read and check a dataset manifest (SPEC §3), turning it into file specs.
+
+Pure apart from reading the file and resolving paths: nothing is downloaded. A manifest is
+taken whole or refused whole, with one ManifestError naming the file, the entry and the field
+(``docs/data/datasets.json: datasets[3].path: …``), so nothing is fetched from a manifest
+that is partly wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import msgspec
+
+from evio_fetch.engine.drive_links import DriveRef, parse_drive_link
+from evio_fetch.engine.errors import ManifestError
+from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.naming import MAX_NAME_BYTES, NAME_MAX_BYTES
+
+_DRIVE_ID = re.compile(r"[-\w]{10,}", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# Sizes travel to workers as msgpack, whose integers stop at 2**64 - 1; a signed 64-bit
+# off_t stops earlier, and no real file comes near either.
+_MAX_SIZE = 2**63 - 1
+
+_EXAMPLE_ENTRY = '{"id": "1vB1cO…", "path": "evio/data/fan/fan_const_rpm.dat"}'
+_FIELD_HINTS = {
+    "": 'a manifest is one JSON object: {"version": "1.0", "datasets": [ENTRY, …]}',
+    "datasets": f"list the files under datasets, one object each, e.g. {_EXAMPLE_ENTRY}",
+    "entry": f"each entry is an object with a path and an id or url, e.g. {_EXAMPLE_ENTRY}",
+    "path": "give a relative path under --root, with / between directories, ending in a file name",
+    "id": "give the Drive file ID from its share link (/file/d/ID/view), or use url instead",
+    "url": "give an http(s) URL, or a Drive file id under id",
+    "size": "give the size in bytes as a whole number, or 0 (or leave it out) if unknown",
+    "sha256": 'give the SHA256 as 64 hexadecimal digits, or "" (or leave it out) if unknown',
+    "name": "give name as a string, or leave it out",
+    "version": 'give version as a string, e.g. "1.0"',
+    "source": "give source as a string, or leave it out",
+    "generated": 'give generated as a string, e.g. "2025-11-15", or leave it out',
+}
+
+
+class _Entry(msgspec.Struct):
+    # Every field optional, so that a missing one is reported in our words, not msgspec's.
+    id: str | None = None
+    url: str | None = None
+    path: str | None = None
+    name: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+
+class _Document(msgspec.Struct):
+    datasets: list[_Entry] | None = None
+    version: str | int | float | None = None
+    source: str | None = None
+    generated: str | None = None
+
+
+class Manifest(msgspec.Struct, frozen=True, kw_only=True):
+    origin: str
+    root: str
+    entries: list[FileSpec]
+    version: str | None = None
+    source: str | None = None
+    generated: str | None = None
+
+
+class _Invalid(Exception):
+    """One problem at one place of the document; decode_manifest adds the file name."""
+
+    def __init__(self, where: str, problem: str, hint_key: str, hint: str = "") -> None:
+        super().__init__(problem)
+        self.where = where
+        self.problem = problem
+        self.hint = hint or _FIELD_HINTS.get(hint_key, "")
+
+
+def load_manifest(path: Path, root: Path) -> Manifest:
+    """Read the manifest at ``path``; its entry paths are relative to ``root``."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ManifestError(
+            f"{path}: cannot read the manifest ({error.strerror or error})",
+            "pass the manifest's location with --manifest PATH, "
+            "or give URLs or Drive file IDs as arguments",
+        ) from None
+    return decode_manifest(data, root, str(path))
+
+
+def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
+    """Check the manifest ``data`` (read from ``origin``) and make its file specs."""
+    try:
+        document = _decode(data)
+        base = _resolve_root(root)
+        entries = _specs(document.datasets, base)
+    except _Invalid as invalid:
+        where = f"{invalid.where}: " if invalid.where else ""
+        raise ManifestError(f"{origin}: {where}{invalid.problem}", invalid.hint) from None
+    return Manifest(
+        origin=origin,
+        root=str(base),
+        entries=entries,
+        version=None if document.version is None else str(document.version),
+        source=document.source,
+        generated=document.generated,
+    )
+
+
+# Decoding ---------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> _Document:
+    # Editors on Windows like to start UTF-8 files with a byte order mark; JSON forbids it.
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data.strip():
+        raise _Invalid("", "the file is empty", "")
+    _check_utf8(data)
+    # Syntax first, types second: decoding straight into _Document would report a type error
+    # early in the file and hide a syntax error further down.
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError as error:
+        raise _from_syntax(str(error), data) from None
+    try:
+        return msgspec.convert(raw, type=_Document)
+    except msgspec.ValidationError as error:
+        raise _from_validation(str(error)) from None
+
+
+def _check_utf8(data: bytes) -> None:
+    # msgspec raises a bare UnicodeDecodeError for a bad string; say where it is instead.
+    try:
+        data.decode()
+    except UnicodeDecodeError as error:
+        line, column = _line_column(data, error.start)
+        raise _Invalid(
+            "",
+            f"not UTF-8 text (byte 0x{data[error.start]:02x} at line {line}, column {column})",
+            "",
+            "save the manifest as UTF-8",
+        ) from None
+
+
+_SYNTAX_AT = re.compile(r"^JSON is malformed: (?P<what>.*) \(byte (?P<at>[0-9]+)\)$")
+_SYNTAX_HINT = "fix the JSON syntax; `python -m json.tool FILE` points at the first mistake"
+
+
+def _from_syntax(message: str, data: bytes) -> _Invalid:
+    match = _SYNTAX_AT.match(message)
+    if match is None:
+        # msgspec says "truncated" both for a cut-off document and for a lone \\uD800 escape.
+        return _Invalid("", "not valid JSON: it ends inside a value", "", _SYNTAX_HINT)
+    line, column = _line_column(data, int(match["at"]))
+    problem = f"not valid JSON: {match['what']} near line {line}, column {column}"
+    return _Invalid("", problem, "", _SYNTAX_HINT)
+
+
+def _line_column(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    # Count characters, not bytes, so the column matches what an editor shows.
+    column = len(data[line_start:offset].decode(errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
+
+
+_VALIDATION_AT = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_EXPECTED = re.compile(r"^Expected `(?P<want>[^`]*)`, got `(?P<got>[^`]*)`$")
+_TYPE_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+# What was found is one concrete type; 1.5 where a whole number belongs is "a decimal number".
+_GOT_WORDS = {**_TYPE_WORDS, "float": "a decimal number"}
+
+
+def _from_validation(message: str) -> _Invalid:
+    """msgspec's ``Expected `int | null`, got `str` - at `$.datasets[3].size```, in our words."""
+    match = _VALIDATION_AT.match(message)
+    problem, path = (match["problem"], match["path"] or "") if match else (message, "")
+    where = path.removeprefix(".")
+    expected = _EXPECTED.match(problem)
+    if expected:
+        want, got = _type_words(expected["want"]), _GOT_WORDS.get(expected["got"], "")
+        problem = f"expected {want}, got {got or expected['got']}"
+    else:
+        problem = problem[:1].lower() + problem[1:]
+    return _Invalid(where, problem, _hint_key(where))
+
+
+def _type_words(types: str) -> str:
+    # "null" stands for "left out" in our optional fields: not worth offering to the user.
+    words = [_TYPE_WORDS.get(name, name) for name in types.split(" | ") if name != "null"]
+    if "a number" in words and "a whole number" in words:
+        words.remove("a whole number")
+    return " or ".join(dict.fromkeys(words)) or "null"
+
+
+def _hint_key(where: str) -> str:
+    last = where.rsplit(".", 1)[-1]
+    return "entry" if last.endswith("]") else last
+
+
+# Entries ----------------------------------------------------------------------------------
+
+
+def _resolve_root(root: Path) -> Path:
+    try:
+        return root.resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python 3.11)
+        raise _Invalid(
+            "", f"cannot resolve the root {root}: {error}", "", "check --root DIR"
+        ) from None
+
+
+def _specs(datasets: list[_Entry] | None, root: Path) -> list[FileSpec]:
+    if datasets is None:
+        raise _Invalid("datasets", "missing", "datasets")
+    if not datasets:
+        raise _Invalid("datasets", "empty: there is nothing to fetch", "datasets")
+    specs = [_spec(index, entry, root) for index, entry in enumerate(datasets)]
+    _check_layout([(spec.index, Path(spec.target)) for spec in specs if spec.target], root)
+    return specs
+
+
+def _spec(index: int, entry: _Entry, root: Path) -> FileSpec:
+    at = f"datasets[{index}]"
+    path_text = _check_path_text(f"{at}.path", entry.path)
+    target = _target(f"{at}.path", path_text, root)
+    url, drive_id, resource_key = _source(at, entry)
+    return FileSpec(
+        index=index,
+        label=path_text,
+        url=url,
+        drive_id=drive_id,
+        resource_key=resource_key,
+        target=str(target),
+        size=_size(f"{at}.size", entry.size),
+        sha256=_sha256(f"{at}.sha256", entry.sha256),
+    )
+
+
+def _source(at: str, entry: _Entry) -> tuple[str | None, str | None, str | None]:
+    """(url, drive_id, resource_key): ``url`` wins for fetching, ``id`` is kept beside it."""
+    drive_id = _drive_id(f"{at}.id", entry.id) if entry.id else None
+    if not entry.url:
+        if drive_id is None:
+            raise _Invalid(at, "has neither id nor url", "entry")
+        return None, drive_id, None
+    url = _check_url(f"{at}.url", entry.url)
+    ref = parse_drive_link(url)
+    if ref is None:
+        return url, drive_id, None
+    # A Drive share link fetched as a plain URL yields an HTML page; fetch it as Drive does.
+    _check_drive_url(f"{at}.url", url, ref, drive_id)
+    return None, ref.id, ref.resource_key
+
+
+def _check_drive_url(where: str, url: str, ref: DriveRef, given_id: str | None) -> None:
+    if ref.kind == "folder":
+        raise _Invalid(
+            where,
+            f"{url} is a Google Drive folder, not a file",
+            "url",
+            f"list its files as entries with `evio-fetch manifest {url}`",
+        )
+    if ref.kind == "document":
+        fix = f"use its export URL {ref.export_url}" if ref.export_url else "export it first"
+        raise _Invalid(where, f"{url} is a Google Docs document, not a file", "url", fix)
+    if given_id is not None and given_id != ref.id:
+        raise _Invalid(
+            where,
+            f"names Drive file {ref.id}, but id is {given_id}",
+            "url",
+            "keep one of the two, or make them agree",
+        )
+
+
+def _drive_id(where: str, value: str) -> str:
+    if _DRIVE_ID.fullmatch(value) is None:
+        raise _Invalid(where, f"{value!r} is not a Google Drive file ID", "id")
+    return value
+
+
+def _check_url(where: str, value: str) -> str:
+    try:
+        url = urlsplit(value)
+        host = url.hostname
+    except ValueError as error:
+        raise _Invalid(where, f"{value!r} is not a valid URL ({error})", "url") from None
+    if url.scheme.lower() not in ("http", "https") or not host:
+        raise _Invalid(where, f"{value!r} is not an http(s) URL", "url")
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+        raise _Invalid(where, f"{value!r} contains spaces or control characters", "url")
+    return value
+
+
+def _size(where: str, value: int | None) -> int | None:
+    if value is None or value == 0:
+        return None
+    if value < 0:
+        raise _Invalid(where, f"{value} is negative", "size")
+    if value > _MAX_SIZE:
+        raise _Invalid(where, f"{value} is larger than any file can be", "size")
+    return value
+
+
+def _sha256(where: str, value: str | None) -> str | None:
+    if not value:
+        return None
+    if _SHA256.fullmatch(value) is None:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise _Invalid(where, f"{shown!r} is not 64 hexadecimal digits", "sha256")
+    return value.lower()
+
+
+# Paths ------------------------------------------------------------------------------------
+
+
+def _check_path_text(where: str, value: str | None) -> str:
+    """The path as written, if it can only mean a file under the root."""
+    if value is None:
+        raise _Invalid(where, "missing", "path")
+    problem = _path_text_problem(value)
+    if problem:
+        raise _Invalid(where, problem, "path")
+    return value
+
+
+def _path_text_problem(value: str) -> str | None:
+    if not value:
+        return "empty"
+    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        return f"{value!r} contains the control character U+{ord(control):04X}"
+    if "\\" in value:
+        return f"{value} contains a backslash; use / between directories"
+    if value.startswith("/"):
+        return f"{value} is absolute; give it relative to the root"
+    if value.rsplit("/", 1)[-1] in ("", ".", ".."):
+        return f"{value} names a directory, not a file"
+    return _component_problem(value)
+
+
+def _component_problem(value: str) -> str | None:
+    parts = value.split("/")
+    for number, part in enumerate(parts, start=1):
+        limit = MAX_NAME_BYTES if number == len(parts) else NAME_MAX_BYTES
+        if len(part.encode()) > limit:
+            return f"{value}: the name {part[:40]}… is longer than {limit} bytes"
+    return None
+
+
+def _target(where: str, value: str, root: Path) -> Path:
+    if _leaves_root_lexically(value):
+        raise _Invalid(where, f"{value} leaves the root through ..", "path")
+    try:
+        # resolve() follows symlinks the way opening the file would, ".." included.
+        target = (root / value).resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python 3.11)
+        raise _Invalid(where, f"{value} cannot be resolved: {error}", "path") from None
+    if target == root:
+        raise _Invalid(where, f"{value} names the root itself, not a file", "path")
+    if not target.is_relative_to(root):
+        raise _Invalid(
+            where,
+            f"{value} resolves through a symlink to {target}, outside the root {root}",
+            "path",
+            "remove the symlink, or put the data under the root (--root DIR)",
+        )
+    return target
+
+
+def _leaves_root_lexically(value: str) -> bool:
+    depth = 0
+    for part in value.split("/"):
+        if part == "..":
+            depth -= 1
+        elif part not in ("", "."):
+            depth += 1
+        if depth < 0:
+            return True
+    return False
+
+
+def _check_layout(targets: list[tuple[int, Path]], root: Path) -> None:
+    """No two entries share a file, and no entry needs a directory where another has a file."""
+    files: dict[Path, int] = {}
+    directories: dict[Path, int] = {}
+    for index, target in targets:
+        problem = _layout_problem(target, root, files, directories)
+        if problem:
+            raise _Invalid(
+                f"datasets[{index}].path",
+                problem,
+                "path",
+                "give each entry its own path (and remove duplicate entries)",
+            )
+        files[target] = index
+        for parent in _parents_under(target, root):
+            directories.setdefault(parent, index)
+
+
+def _layout_problem(
+    target: Path, root: Path, files: dict[Path, int], directories: dict[Path, int]
+) -> str | None:
+    shown = target.relative_to(root).as_posix()
+    if target in files:
+        return f"two entries share the target path {shown} (also datasets[{files[target]}])"
+    if target in directories:
+        return f"{shown} is a file here but a directory in datasets[{directories[target]}]"
+    for parent in _parents_under(target, root):
+        if parent in files:
+            shown_parent = parent.relative_to(root).as_posix()
+            return f"{shown} needs a directory {shown_parent}, a file in datasets[{files[parent]}]"
+    return None
+
+
+def _parents_under(target: Path, root: Path) -> list[Path]:
+    return [parent for parent in target.parents if parent != root and parent.is_relative_to(root)]
