@@ -1,0 +1,67 @@
+"""The segment scheduler: how a file's byte range is split among connections, and how a
+connection that finishes early takes over half of the largest range still unfetched.
+
+Pure: no I/O. The fetcher owns the ``Segment`` objects and advances ``pos`` as bytes land."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Segment:
+    """Bytes ``[start, end)`` of a file; ``[start, pos)`` are on disk."""
+
+    start: int
+    end: int
+    pos: int
+
+    @property
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= self.end
+
+
+def plan_segments(size: int, connections: int, min_segment: int) -> list[Segment]:
+    """Split ``[0, size)`` into at most ``connections`` near-equal segments, none smaller than
+    ``min_segment`` (a file below twice that gets one segment)."""
+    count = max(1, min(connections, size // max(1, min_segment)))
+    bounds = [size * i // count for i in range(count + 1)]
+    return [Segment(lo, hi, lo) for lo, hi in itertools.pairwise(bounds)]
+
+
+def split_largest(segments: list[Segment], min_split: int) -> Segment | None:
+    """Hand the unfetched second half of the largest remaining segment to a new segment.
+
+    Returns the new segment (already inserted in ``segments`` in start order), or None when no
+    segment has at least ``2 * min_split`` bytes left: the tail is too short to gain from
+    another connection."""
+    victim = max(segments, key=lambda s: s.remaining, default=None)
+    if victim is None or victim.remaining < 2 * max(1, min_split):
+        return None
+    middle = victim.pos + victim.remaining // 2
+    taken = Segment(middle, victim.end, middle)
+    victim.end = middle
+    segments.insert(segments.index(victim) + 1, taken)
+    return taken
+
+
+def contiguous_prefix(segments: Sequence[Segment]) -> int:
+    """How many bytes from offset 0 are on disk without a gap (segments are in start order)."""
+    prefix = 0
+    for segment in segments:
+        if segment.start != prefix:
+            break
+        if not segment.done:
+            return segment.pos
+        prefix = segment.end
+    return prefix
+
+
+def bytes_done(segments: Sequence[Segment]) -> int:
+    return sum(s.pos - s.start for s in segments)
