@@ -1,0 +1,111 @@
+"""The partial file beside a target: create, lock, preallocate, write at offsets, flush, and
+move into place atomically. Every OSError leaves here as one of our errors."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+from evio_fetch.engine.errors import BusyError, DiskFullError, DownloadError
+
+PART_SUFFIX = ".evio-part"
+STATE_SUFFIX = ".evio-state"
+
+
+def part_path(target: Path) -> Path:
+    return target.with_name(target.name + PART_SUFFIX)
+
+
+def state_path(target: Path) -> Path:
+    return target.with_name(target.name + STATE_SUFFIX)
+
+
+def _disk_error(error: OSError, path: Path, doing: str) -> DownloadError | DiskFullError:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            f"{path}: no space left on the device while {doing}",
+            "free some space and run the same command again: the download resumes",
+        )
+    return DownloadError(f"{path}: {doing} failed: {error.strerror or error}", "")
+
+
+class PartFile:
+    """An open, exclusively locked partial file. The lock belongs to this open file, so the
+    kernel drops it when the process dies: no stale lock files to clean up."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise BusyError(
+                f"{path}: another evio-fetch process is downloading this file",
+                "wait for it to finish, or stop it; this run leaves the file alone",
+            ) from None
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def preallocate(self, size: int) -> None:
+        """Reserve the whole file now, so a full disk shows before any byte is fetched."""
+        try:
+            os.posix_fallocate(self.fd, 0, size)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise _disk_error(error, self.path, "reserving space") from None
+            self.truncate(size)
+
+    def truncate(self, size: int) -> None:
+        try:
+            os.ftruncate(self.fd, size)
+        except OSError as error:
+            raise _disk_error(error, self.path, "setting its size") from None
+
+    def write_at(self, data: bytes | memoryview, offset: int) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.pwrite(self.fd, view, offset)
+                view = view[written:]
+                offset += written
+        except OSError as error:
+            raise _disk_error(error, self.path, "writing") from None
+
+    def sync(self) -> None:
+        try:
+            os.fdatasync(self.fd)
+        except OSError as error:
+            raise _disk_error(error, self.path, "flushing to disk") from None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.close()
+
+    def move_into_place(self, target: Path) -> None:
+        """Rename the finished file over ``target`` while still holding the lock, then make the
+        rename itself durable."""
+        try:
+            os.replace(self.path, target)
+            sync_directory(target.parent)
+        except OSError as error:
+            raise _disk_error(error, target, "moving the finished file into place") from None
+        finally:
+            self.close()
+
+
+def sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

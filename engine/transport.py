@@ -1,0 +1,129 @@
+"""The HTTP client edge: the only module that imports aiohttp. It opens one session per
+worker, sends requests, and turns every aiohttp and socket failure into our own errors, here
+and nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from types import TracebackType
+
+import aiohttp
+
+from evio_fetch.engine.errors import DownloadError, TransportError
+from evio_fetch.engine.model import Options
+from evio_fetch.engine.version import VERSION
+
+USER_AGENT = f"evio-fetch/{VERSION}"
+# Bigger socket reads mean fewer trips through Python per megabyte; the reader pauses the
+# socket at twice this, which bounds the bytes buffered per connection.
+READ_BUFFER = 1024 * 1024
+MAX_REDIRECTS = 10
+
+
+class Reply:
+    """A response whose headers have arrived; its body is read through ``chunks``."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+        self.url = str(response.url)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        with _mapped_errors(self.url):
+            async for data in self._response.content.iter_any():
+                yield data
+
+    async def read(self, limit: int) -> bytes:
+        """At most ``limit`` bytes of the body: for pages that are inspected, never saved."""
+        with _mapped_errors(self.url):
+            return await self._response.content.read(limit)
+
+    def abandon(self) -> None:
+        """Drop the connection: the rest of the body is not wanted."""
+        self._response.close()
+
+
+class Transport:
+    """One aiohttp session with the options' timeouts; use as an async context manager."""
+
+    def __init__(self, options: Options) -> None:
+        self._options = options
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Transport:
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._options.timeout, sock_read=self._options.timeout
+        )
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            timeout=timeout,
+            # unsafe: keep cookies for IP-address hosts too (Drive's flow, loopback tests).
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            headers={"User-Agent": USER_AGENT},
+            read_bufsize=READ_BUFFER,
+            max_line_size=16 * 1024,
+            max_field_size=16 * 1024,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    @asynccontextmanager
+    async def get(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[Reply]:
+        assert self._session is not None, "Transport used outside 'async with'"
+        with _mapped_errors(url):
+            response = await self._session.get(
+                url, headers=dict(headers), allow_redirects=True, max_redirects=MAX_REDIRECTS
+            )
+        # Errors from the caller's own code pass through untouched: only the request is mapped.
+        try:
+            yield Reply(response)
+        finally:
+            response.release()
+
+
+@contextmanager
+def _mapped_errors(url: str) -> Iterator[None]:
+    try:
+        yield
+    except aiohttp.TooManyRedirects:
+        raise DownloadError(
+            f"{url}: too many redirects (more than {MAX_REDIRECTS})",
+            "the link may be a redirect loop; open it in a browser to check",
+        ) from None
+    except aiohttp.ClientConnectorCertificateError as error:
+        raise DownloadError(
+            f"{url}: the server's TLS certificate was not accepted ({error.certificate_error})",
+            "if the server uses a private CA, point SSL_CERT_FILE at its certificate",
+        ) from None
+    except aiohttp.InvalidURL:
+        raise DownloadError(f"{url}: not a valid URL", "check the link") from None
+    except aiohttp.ClientResponseError as error:
+        raise DownloadError(
+            f"{url}: the server sent a malformed response ({error.message})", ""
+        ) from None
+    except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as error:
+        raise TransportError(f"{url}: {_describe(error)}", "") from None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
+        return "the connection went silent (idle timeout)"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return "the response body was cut off"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect ({error.os_error.strerror or error.os_error})"
+    return str(error) or type(error).__name__
