@@ -1,0 +1,69 @@
+"""The worker processes, as the parent sees them: started with ``spawn`` (never a fork of a
+process that may have threads), each joined to the parent by one duplex pipe."""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+import msgspec
+
+from evio_fetch.engine.model import Batch, Command, Options, Stop
+from evio_fetch.engine.worker import worker_main
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Batch)
+STOP_GRACE = 3.0
+
+
+@dataclass(eq=False)
+class WorkerHandle:
+    process: BaseProcess
+    conn: Connection
+    files: set[int] = field(default_factory=set)
+    alive: bool = True
+
+    def send(self, command: Command) -> None:
+        try:
+            self.conn.send_bytes(_ENCODER.encode(command))
+        except OSError:
+            self.alive = False
+
+    def receive(self) -> list[Batch]:
+        """Every batch waiting on the pipe; marks the worker dead when the pipe has closed."""
+        batches: list[Batch] = []
+        try:
+            while self.conn.poll():
+                batches.append(_DECODER.decode(self.conn.recv_bytes()))
+        except (EOFError, OSError):
+            self.alive = False
+        return batches
+
+
+def start_worker(options: Options) -> WorkerHandle:
+    context = multiprocessing.get_context("spawn")
+    parent_end, child_end = context.Pipe(duplex=True)
+    process = context.Process(
+        target=worker_main,
+        args=(child_end, msgspec.msgpack.encode(options)),
+        name="evio-fetch worker",
+        daemon=True,
+    )
+    process.start()
+    child_end.close()
+    return WorkerHandle(process, parent_end)
+
+
+def stop_workers(workers: list[WorkerHandle]) -> None:
+    """Ask every worker to stop, wait briefly, then end any that did not."""
+    for worker in workers:
+        if worker.alive:
+            worker.send(Stop())
+    for worker in workers:
+        worker.process.join(STOP_GRACE)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.conn.close()

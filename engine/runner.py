@@ -1,0 +1,281 @@
+"""The parent side of a run: plan, hand files to worker processes (at most ``concurrency`` in
+flight across all of them), follow their progress, check each file's SHA256 while it arrives,
+and give the verdict that lets a worker move a file into place. No rendering: an Observer is
+told what happens."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+
+from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError
+from evio_fetch.engine.model import (
+    Done,
+    Event,
+    Failed,
+    Failure,
+    FileResult,
+    FileSpec,
+    Job,
+    Options,
+    PlanItem,
+    Progress,
+    Started,
+    Verdict,
+    Written,
+    to_failure,
+)
+from evio_fetch.engine.observer import Observer
+from evio_fetch.engine.planning import plan
+from evio_fetch.engine.pool import WorkerHandle, start_worker, stop_workers
+from evio_fetch.engine.verify import PrefixHasher
+
+INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
+
+
+@dataclass
+class RunReport:
+    results: list[FileResult]
+    interrupted: bool
+    seconds: float
+
+
+@dataclass(eq=False)
+class _Active:
+    spec: FileSpec
+    worker: WorkerHandle
+    began: float
+    target: str | None = None
+    hasher: PrefixHasher | None = None
+    written: int | None = None
+    judged: bool = False
+    done: int = 0
+
+
+def run(specs: Sequence[FileSpec], options: Options, observer: Observer) -> RunReport:
+    """Fetch every spec; returns one result per spec, in input order."""
+    began = time.monotonic()
+    items = plan(specs, options)
+    observer.planned(items)
+    run_ = _Run(options, observer, items)
+    interrupted = False
+    try:
+        run_.loop()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        run_.close()
+    return RunReport(run_.results(interrupted), interrupted, time.monotonic() - began)
+
+
+class _Run:
+    def __init__(self, options: Options, observer: Observer, items: list[PlanItem]) -> None:
+        self._options = options
+        self._observer = observer
+        self._results: dict[int, FileResult] = {}
+        self._specs = [item.spec for item in items]
+        self._queue = deque(item.spec for item in items if item.action != "skip")
+        self._active: dict[int, _Active] = {}
+        self._workers: list[WorkerHandle] = []
+        self._wake_in, self._wake_out = socket.socketpair()
+        self._wake_out.setblocking(False)
+        for item in items:
+            if item.action == "skip":
+                self._finish(
+                    FileResult(
+                        spec=item.spec,
+                        outcome="present",
+                        target=item.spec.target,
+                        bytes=item.spec.size or 0,
+                        sha256=item.spec.sha256,
+                    )
+                )
+
+    def loop(self) -> None:
+        while self._queue or self._active:
+            self._dispatch()
+            waitables: list[Connection | socket.socket | int] = [self._wake_in]
+            waitables += [w.conn for w in self._workers]
+            waitables += [w.process.sentinel for w in self._workers]
+            for ready in wait(waitables, timeout=1.0):
+                self._on_ready(ready)
+            self._collect_hashes()
+
+    def results(self, interrupted: bool) -> list[FileResult]:
+        out = []
+        for spec in self._specs:
+            result = self._results.get(spec.index)
+            if result is None:
+                failure = INTERRUPTED if interrupted else to_failure(DownloadError("not attempted"))
+                result = FileResult(
+                    spec=spec, outcome="failed", target=spec.target, failure=failure
+                )
+            out.append(result)
+        return out
+
+    def close(self) -> None:
+        for active in self._active.values():
+            if active.hasher is not None:
+                active.hasher.cancel()
+        stop_workers(self._workers)
+        self._wake_in.close()
+        self._wake_out.close()
+
+    # Scheduling ----------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while self._queue and len(self._active) < self._options.concurrency:
+            spec = self._queue.popleft()
+            worker = self._least_busy_worker()
+            worker.files.add(spec.index)
+            self._active[spec.index] = _Active(spec, worker, time.monotonic())
+            worker.send(Job(spec))
+
+    def _least_busy_worker(self) -> WorkerHandle:
+        self._workers = [w for w in self._workers if w.alive]
+        idle = min(self._workers, key=lambda w: len(w.files), default=None)
+        wanted = min(self._options.workers, self._options.concurrency)
+        if idle is None or (idle.files and len(self._workers) < wanted):
+            idle = start_worker(self._options)
+            self._workers.append(idle)
+        return idle
+
+    def _on_ready(self, ready: object) -> None:
+        if ready is self._wake_in:
+            self._drain_wake()
+            return
+        for worker in self._workers:
+            if ready is worker.conn:
+                for batch in worker.receive():
+                    for event in batch.events:
+                        self._on_event(event)
+            elif ready == worker.process.sentinel:
+                self._on_worker_exit(worker)
+
+    def _on_worker_exit(self, worker: WorkerHandle) -> None:
+        for batch in worker.receive():
+            for event in batch.events:
+                self._on_event(event)
+        worker.alive = False
+        code = worker.process.exitcode
+        for index in list(worker.files):
+            error = DownloadError(f"the worker process downloading it died (exit status {code})")
+            self._fail(index, to_failure(error))
+
+    # Events ---------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        active = self._active.get(event.file)
+        if active is None:
+            return
+        if isinstance(event, Started):
+            self._on_started(active, event)
+        elif isinstance(event, Progress):
+            if active.written is None and active.hasher is not None:
+                active.hasher.advance(event.prefix)
+                active.done = event.done
+                self._observer.advanced(active.spec, event.done)
+        elif isinstance(event, Written):
+            self._on_written(active, event)
+        elif isinstance(event, Done):
+            self._on_done(active, event)
+        elif isinstance(event, Failed):
+            self._fail(event.file, event.failure)
+
+    def _on_started(self, active: _Active, event: Started) -> None:
+        if active.hasher is not None:
+            active.hasher.cancel()  # the worker started over: hash the new bytes
+        active.target = event.target
+        active.written, active.judged = None, False
+        active.hasher = PrefixHasher(event.part, self._wake)
+        active.hasher.advance(event.done)
+        self._observer.started(active.spec, event.target, event.size, event.done)
+
+    def _on_written(self, active: _Active, event: Written) -> None:
+        active.written = event.size
+        active.done = event.size
+        self._observer.advanced(active.spec, event.size)
+        self._observer.verifying(active.spec)
+        assert active.hasher is not None, "Written comes after Started"
+        active.hasher.finish(event.size)
+
+    def _on_done(self, active: _Active, event: Done) -> None:
+        digest = active.hasher.digest if active.hasher is not None else None
+        if event.outcome == "present":
+            digest = None
+        self._finish(
+            FileResult(
+                spec=active.spec,
+                outcome=event.outcome,
+                target=event.target,
+                bytes=event.size,
+                seconds=time.monotonic() - active.began,
+                sha256=digest,
+            )
+        )
+
+    def _collect_hashes(self) -> None:
+        for active in self._active.values():
+            hasher = active.hasher
+            if active.written is None or active.judged or hasher is None or not hasher.finished:
+                continue
+            active.judged = True
+            active.worker.send(Verdict(active.spec.index, self._judge(active, hasher)))
+
+    def _judge(self, active: _Active, hasher: PrefixHasher) -> Failure | None:
+        if hasher.error is not None:
+            return to_failure(DownloadError(hasher.error))
+        expected = active.spec.sha256
+        if expected is not None and hasher.digest != expected:
+            return to_failure(
+                ChecksumMismatchError(
+                    f"{active.spec.label}: SHA256 mismatch: got {hasher.digest}, "
+                    f"expected {expected}",
+                    "the file differs from the manifest's; if the source changed, update it",
+                )
+            )
+        return None
+
+    # Outcomes -------------------------------------------------------------------------------
+
+    def _fail(self, index: int, failure: Failure) -> None:
+        active = self._active.get(index)
+        if active is None:
+            return
+        if active.hasher is not None:
+            active.hasher.cancel()
+        self._finish(
+            FileResult(
+                spec=active.spec,
+                outcome="failed",
+                target=active.target,
+                seconds=time.monotonic() - active.began,
+                failure=failure,
+            )
+        )
+
+    def _finish(self, result: FileResult) -> None:
+        index = result.spec.index
+        active = self._active.pop(index, None)
+        if active is not None:
+            active.worker.files.discard(index)
+        self._results[index] = result
+        self._observer.finished(result)
+
+    def _wake(self) -> None:
+        try:
+            self._wake_out.send(b"\0")
+        except OSError:
+            return  # the buffer is full: a wake-up is already pending
+
+    def _drain_wake(self) -> None:
+        self._wake_in.setblocking(False)
+        try:
+            while self._wake_in.recv(4096):
+                pass
+        except BlockingIOError:
+            return
