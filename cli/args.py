@@ -1,0 +1,202 @@
+"""The command line's words: parsing and checking them, before anything else happens."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
+from evio_fetch.engine.ratelimit import parse_rate
+from evio_fetch.engine.version import VERSION
+
+DEFAULT_MANIFEST = Path("docs/data/datasets.json")
+DRIVE_URL_ENV = "EVIO_FETCH_DRIVE_URL"
+
+
+@dataclass(frozen=True)
+class Args:
+    sources: list[str]
+    output_dir: Path
+    manifest: Path
+    manifest_given: bool
+    root: Path
+    yes: bool
+    dry_run: bool
+    quiet: bool
+    json: bool
+    demo: Path | None
+    demo_requested: bool
+    options: Options
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return check
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _rate(text: str) -> int:
+    try:
+        return parse_rate(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evio-fetch",
+        description="Fetch every file of a dataset manifest, or the URLs and Google Drive links "
+        "given, to its place: segmented, resumable, SHA256-verified.",
+        epilog="Without SOURCE, the manifest is read. Exit status: 0 all present and valid, "
+        "1 some files failed, 2 nothing could be attempted, 130 interrupted (re-run to resume).",
+    )
+    add = parser.add_argument
+    add(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="an http(s) URL, a Google Drive share link, or a bare Drive file ID",
+    )
+    add(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="where SOURCE files land, named by the server (default: .)",
+    )
+    add(
+        "--manifest",
+        type=Path,
+        metavar="PATH",
+        help=f"the manifest to fetch (default: {DEFAULT_MANIFEST})",
+    )
+    add(
+        "--root",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="manifest paths are relative to this directory (default: .)",
+    )
+    add(
+        "--segments",
+        type=_count(1, 64),
+        default=4,
+        metavar="N",
+        help="byte-range connections per file; small files use fewer (default: 4)",
+    )
+    add(
+        "--concurrency",
+        type=_count(1, 256),
+        default=3,
+        metavar="N",
+        help="files downloading at once, across all workers (default: 3)",
+    )
+    add(
+        "--workers",
+        type=_count(1, 64),
+        default=default_workers(),
+        metavar="N",
+        help="worker processes (default: the number of CPUs)",
+    )
+    add("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    add(
+        "--verify",
+        action="store_true",
+        help="also check the SHA256 of files already present before skipping them",
+    )
+    add(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (what would be fetched or skipped, and why); write nothing",
+    )
+    add(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress display; only errors and the final summary",
+    )
+    add("--no-resume", action="store_true", help="discard partial downloads; fetch from zero")
+    add(
+        "--max-speed",
+        type=_rate,
+        metavar="RATE",
+        help="cap the total download rate, e.g. 500K, 20M, 1.5G (bytes/s)",
+    )
+    add(
+        "--retries",
+        type=_count(0, 1000),
+        default=5,
+        metavar="N",
+        help="attempts per request for transient failures (default: 5)",
+    )
+    add(
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="abandon a connection that receives nothing for this long (default: 30)",
+    )
+    add(
+        "--json", action="store_true", help="print a JSON report of every file on stdout at the end"
+    )
+    add(
+        "--demo",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="download a generated dataset from a server on this machine (works offline); "
+        "files land in DIR if given, else in a temporary directory removed afterwards",
+    )
+    add("--version", action="version", version=f"evio-fetch {VERSION}")
+    return parser
+
+
+def parse(argv: Sequence[str] | None = None) -> Args:
+    ns = build_parser().parse_args(argv)
+    options = Options(
+        segments=ns.segments,
+        concurrency=ns.concurrency,
+        workers=ns.workers,
+        retries=ns.retries,
+        timeout=ns.timeout,
+        verify=ns.verify,
+        resume=not ns.no_resume,
+        max_speed=ns.max_speed,
+        drive_url=os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
+    )
+    return Args(
+        sources=list(ns.sources),
+        output_dir=ns.output_dir,
+        manifest=ns.manifest or DEFAULT_MANIFEST,
+        manifest_given=ns.manifest is not None,
+        root=ns.root,
+        yes=ns.yes,
+        dry_run=ns.dry_run,
+        quiet=ns.quiet,
+        json=ns.json,
+        demo=Path(ns.demo) if ns.demo else None,
+        demo_requested=ns.demo is not None,
+        options=options,
+    )

@@ -1,0 +1,108 @@
+"""``evio-fetch``: turn the command line into specs, run the engine, show and report what
+happened, and choose the exit status. No download logic lives here."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from rich.console import Console
+
+from evio_fetch.cli import demo
+from evio_fetch.cli.args import Args, parse
+from evio_fetch.cli.plan_view import plan_lines
+from evio_fetch.cli.render import make_display
+from evio_fetch.cli.report import exit_status, json_document, summary_line
+from evio_fetch.engine import planning, runner
+from evio_fetch.engine.errors import EvioError, ManifestError
+from evio_fetch.engine.manifest import load_manifest
+from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.sources import specs_from_sources
+from evio_fetch.engine.version import VERSION
+
+EXIT_INTERRUPTED = 130
+DRIVE_BURST_LIMIT = 5
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    console = Console(stderr=True, highlight=False)
+    try:
+        if args.demo_requested:
+            return demo.run_demo(args, console)
+        return fetch_all(args, console)
+    except EvioError as error:
+        print_error(console, error)
+        return error.exit_status
+
+
+def print_error(console: Console, error: EvioError) -> None:
+    console.print(f"[bold red]evio-fetch: error:[/] {error.message}", markup=True, soft_wrap=True)
+    if error.hint:
+        console.print(f"  hint: {error.hint}", soft_wrap=True, markup=False)
+
+
+def load_specs(args: Args) -> list[FileSpec]:
+    if args.sources:
+        return specs_from_sources(args.sources, args.output_dir.resolve())
+    if not args.manifest.exists() and not args.manifest_given:
+        raise ManifestError(
+            f"{args.manifest}: no manifest here, and no SOURCE was given",
+            "run from the project's root, pass --manifest PATH, or give URLs; "
+            "`evio-fetch --demo` tries it offline",
+        )
+    return load_manifest(args.manifest, args.root.resolve()).entries
+
+
+def fetch_all(args: Args, console: Console) -> int:
+    specs = load_specs(args)
+    if args.dry_run:
+        for line in plan_lines(planning.plan(specs, args.options)):
+            console.print(line, markup=False, soft_wrap=True)
+        return 0
+    _warn_drive_bursts(args, specs, console)
+    with _interrupts_as_keyboard_interrupt(), make_display(console, quiet=args.quiet) as display:
+        report = runner.run(specs, args.options, display)
+    return finish(args, console, report)
+
+
+def finish(args: Args, console: Console, report: runner.RunReport) -> int:
+    console.print(summary_line(report.results, report.seconds), markup=False, soft_wrap=True)
+    if args.json:
+        sys.stdout.buffer.write(json_document(report.results, report.seconds, VERSION) + b"\n")
+        sys.stdout.flush()
+    if report.interrupted:
+        console.print(
+            "Interrupted: what was downloaded is kept; run the same command again to resume.",
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
+    return exit_status(report.results)
+
+
+def _warn_drive_bursts(args: Args, specs: list[FileSpec], console: Console) -> None:
+    drive = any(spec.drive_id and not spec.url for spec in specs)
+    if drive and args.options.concurrency > DRIVE_BURST_LIMIT:
+        console.print(
+            f"warning: --concurrency {args.options.concurrency} against Google Drive: Drive "
+            f"answers bursts with its quota page; {DRIVE_BURST_LIMIT} or fewer is safer",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+class _interrupts_as_keyboard_interrupt:
+    """SIGTERM stops a run the way Ctrl-C does: workers stop, what was written is kept."""
+
+    def __enter__(self) -> None:
+        self._previous = signal.signal(signal.SIGTERM, self._raise)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt

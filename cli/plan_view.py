@@ -1,0 +1,26 @@
+"""The plan as a person reads it: what will be fetched, what is skipped, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from evio_fetch.cli.units import human_bytes
+from evio_fetch.engine.model import PlanItem
+
+VERBS = {"fetch": "fetch ", "resume": "resume", "skip": "skip  "}
+
+
+def plan_lines(items: Sequence[PlanItem]) -> list[str]:
+    lines = [_line(item) for item in items]
+    fetching = [i for i in items if i.action != "skip"]
+    known = sum(i.spec.size or 0 for i in fetching)
+    unknown = sum(1 for i in fetching if i.spec.size is None)
+    total = human_bytes(known) + (f" + {unknown} of unknown size" if unknown else "")
+    lines.append(f"{len(fetching)} to fetch ({total}), {len(items) - len(fetching)} to skip")
+    return lines
+
+
+def _line(item: PlanItem) -> str:
+    size = human_bytes(item.spec.size) if item.spec.size is not None else "size unknown"
+    where = item.spec.target or item.spec.label
+    return f"{VERBS[item.action]}  {where}  ({size}; {item.reason})"

@@ -1,0 +1,129 @@
+"""The end of a run: the summary line, the ``--json`` document and the exit status (SPEC §2, §7)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import msgspec
+
+from evio_fetch.cli.units import human_bytes, human_duration, human_rate
+from evio_fetch.engine.model import FileResult, Outcome
+
+# The order categories are read in: what happened first, what needs attention last.
+_CATEGORIES: tuple[tuple[Outcome, str], ...] = (
+    ("downloaded", "downloaded"),
+    ("present", "already present"),
+    ("skipped", "skipped"),
+    ("failed", "failed"),
+)
+
+
+def _downloaded_bytes(results: Sequence[FileResult]) -> int:
+    # Only bytes that crossed the network: files already present cost nothing and would
+    # inflate the average speed.
+    return sum(r.bytes for r in results if r.outcome == "downloaded")
+
+
+def summary_line(results: Sequence[FileResult], elapsed: float) -> str:
+    """``3 downloaded, 1 already present, 1 failed · 1.40 GiB in 21.3 s (67.2 MiB/s)``."""
+    counts = Counter(r.outcome for r in results)
+    shown = [(o, w) for o, w in _CATEGORIES if counts[o]] or list(_CATEGORIES)
+    parts = ", ".join(f"{counts[o]} {w}" for o, w in shown)
+    nbytes = _downloaded_bytes(results)
+    line = f"{parts} · {human_bytes(nbytes)} in {human_duration(elapsed, precise=True)}"
+    if nbytes > 0 and elapsed > 0:
+        line += f" ({human_rate(nbytes / elapsed)})"
+    return line
+
+
+# --json schema 1. Field order here is key order in the document; renaming or removing a
+# field is a schema change, adding one is not.
+
+
+class JsonError(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    hint: str
+
+
+class JsonFile(msgspec.Struct, frozen=True):
+    label: str
+    path: str | None
+    source: str | None
+    outcome: Outcome
+    bytes: int
+    seconds: float
+    sha256: str | None
+    error: JsonError | None
+
+
+class JsonSummary(msgspec.Struct, frozen=True):
+    downloaded: int
+    present: int
+    failed: int
+    skipped: int
+    bytes: int
+
+
+class JsonDocument(msgspec.Struct, frozen=True):
+    schema: int
+    evio_fetch: str
+    elapsed_seconds: float
+    summary: JsonSummary
+    files: list[JsonFile]
+
+
+SCHEMA = 1
+
+
+def _json_file(result: FileResult) -> JsonFile:
+    spec = result.spec
+    failure = result.failure
+    error = None
+    if result.outcome == "failed":
+        error = (
+            JsonError(failure.code, failure.message, failure.hint)
+            if failure is not None
+            else JsonError("internal", "failed without a reason", "")
+        )
+    return JsonFile(
+        label=spec.label,
+        # Only a file that is really there has a path: a failed one has nothing at its target.
+        path=result.target if result.outcome in ("downloaded", "present") else None,
+        source=spec.url if spec.url is not None else spec.drive_id,
+        outcome=result.outcome,
+        bytes=result.bytes,
+        seconds=round(result.seconds, 3),
+        sha256=result.sha256,
+        error=error,
+    )
+
+
+def json_document(results: Sequence[FileResult], elapsed: float, version: str) -> bytes:
+    """The ``--json`` document, one file entry per result in input order, ending in a newline."""
+    counts = Counter(r.outcome for r in results)
+    document = JsonDocument(
+        schema=SCHEMA,
+        evio_fetch=version,
+        elapsed_seconds=round(elapsed, 3),
+        summary=JsonSummary(
+            downloaded=counts["downloaded"],
+            present=counts["present"],
+            failed=counts["failed"],
+            skipped=counts["skipped"],
+            bytes=_downloaded_bytes(results),
+        ),
+        files=[_json_file(r) for r in results],
+    )
+    return msgspec.json.encode(document) + b"\n"
+
+
+def exit_status(results: Sequence[FileResult]) -> int:
+    """0 when nothing failed, else the gravest failure's status (1 per file, 2 e.g. disk full)."""
+    statuses = [
+        r.failure.exit_status if r.failure is not None else 1
+        for r in results
+        if r.outcome == "failed"
+    ]
+    return max(statuses, default=0)
