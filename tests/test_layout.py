@@ -1,0 +1,137 @@
+"""The layout's guards: what is packaged, who may import what, and the installed wheel."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import sysconfig
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FOLDERS = {"evio_fetch.engine": REPO / "engine", "evio_fetch.cli": REPO / "cli"}
+
+
+def source_packages() -> set[str]:
+    found = set()
+    for name, folder in FOLDERS.items():
+        for init in folder.rglob("__init__.py"):
+            relative = init.parent.relative_to(folder).parts
+            found.add(".".join((name, *relative)))
+    return found
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_source_package_is_packaged() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert set(config["packages"]) == source_packages()
+    assert config["package-dir"] == {k: v.name for k, v in FOLDERS.items()}
+
+
+def test_no_bare_engine_or_cli_imports() -> None:
+    for path in modules(REPO / "engine") + modules(REPO / "cli") + modules(REPO / "tests"):
+        roots = {name.split(".")[0] for name in imports_of(path)}
+        assert not roots & {"engine", "cli"}, path
+
+
+@pytest.mark.parametrize("path", modules(REPO / "engine"), ids=lambda p: p.name)
+def test_the_engine_knows_nothing_of_the_terminal(path: Path) -> None:
+    roots = {name.split(".")[0] for name in imports_of(path)}
+    in_loopback = path.parent.name == "loopback"
+    assert "rich" not in roots, path
+    assert not any(n.startswith("evio_fetch.cli") for n in imports_of(path)), path
+    # The loopback server is also a small program of its own (python -m ...server).
+    assert "argparse" not in roots or (in_loopback and path.name == "server.py"), path
+    assert "aiohttp" not in roots or path.name == "transport.py" or in_loopback, path
+
+
+def test_installed_wheel_runs(tmp_path: Path) -> None:
+    """Build a wheel from this checkout, install it alone into a new environment (its
+    dependencies borrowed from this one), and run the console script from outside the repo."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=240,
+    )
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    site = Path(
+        sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
+    )
+    (site / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(next(wheels.glob("*.whl"))),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=240,
+    )
+    script = env_dir / "bin" / "evio-fetch"
+    shown = subprocess.run(
+        [str(script), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "--segments" in shown.stdout
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import evio_fetch.engine.worker as w, evio_fetch.cli.main as m;"
+            "print(w.__file__); print(m.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert all(line.startswith(str(env_dir)) for line in where.stdout.splitlines())
+    assert not (site / "engine").exists() and not (site / "cli").exists()
