@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
-from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.version import VERSION
 
 DEFAULT_MANIFEST = Path("docs/data/datasets.json")
@@ -53,13 +52,6 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value
-
-
-def _rate(text: str) -> int:
-    try:
-        return parse_rate(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,12 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--no-resume", action="store_true", help="discard partial downloads; fetch from zero")
     add(
-        "--max-speed",
-        type=_rate,
-        metavar="RATE",
-        help="cap the total download rate, e.g. 500K, 20M, 1.5G (bytes/s)",
-    )
-    add(
         "--retries",
         type=_count(0, 1000),
         default=5,
@@ -183,7 +169,6 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         timeout=ns.timeout,
         verify=ns.verify,
         resume=not ns.no_resume,
-        max_speed=ns.max_speed,
         drive_url=os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
     )
     return Args(

@@ -15,12 +15,16 @@ def plan_lines(items: Sequence[PlanItem]) -> list[str]:
     fetching = [i for i in items if i.action != "skip"]
     known = sum(i.spec.size or 0 for i in fetching)
     unknown = sum(1 for i in fetching if i.spec.size is None)
-    total = human_bytes(known) + (f" + {unknown} of unknown size" if unknown else "")
+    parts = [human_bytes(known)] if known or not unknown else []
+    parts += [f"{unknown} of unknown size"] if unknown else []
+    total = " + ".join(parts)
     lines.append(f"{len(fetching)} to fetch ({total}), {len(items) - len(fetching)} to skip")
     return lines
 
 
 def _line(item: PlanItem) -> str:
     size = human_bytes(item.spec.size) if item.spec.size is not None else "size unknown"
-    where = item.spec.target or item.spec.label
+    where = item.spec.label
+    if item.spec.target is None and item.spec.output_dir is not None:
+        where = f"{where} -> {item.spec.output_dir}/"
     return f"{VERBS[item.action]}  {where}  ({size}; {item.reason})"

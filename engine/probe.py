@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from evio_fetch.engine.content_range import content_length, parse_content_range
-from evio_fetch.engine.errors import HTTPStatusError, RangeError, SizeMismatchError
+from evio_fetch.engine.errors import (
+    HTTPStatusError,
+    NotDataError,
+    RangeError,
+    SizeMismatchError,
+)
 from evio_fetch.engine.model import FileSpec
 
 PROBE_HEADERS = {"Range": "bytes=0-", "Accept-Encoding": "identity"}
@@ -33,6 +38,11 @@ class Probe:
 def read_probe(status: int, headers: Mapping[str, str], url: str, spec: FileSpec) -> Probe:
     """What the probe's status and headers say; raises for answers that carry no file."""
     total, ranged = _size_and_ranges(status, headers, url)
+    if spec.drive_id is not None and spec.url is None and _is_page(headers):
+        raise NotDataError(
+            f"{spec.label}: Google Drive answered with a web page instead of the file",
+            f"download it by hand from https://drive.google.com/file/d/{spec.drive_id}/view",
+        )
     if spec.size is not None and total is not None and total != spec.size:
         raise SizeMismatchError(
             f"{spec.label}: the server has {total} bytes, the manifest says {spec.size}",
@@ -45,6 +55,12 @@ def read_probe(status: int, headers: Mapping[str, str], url: str, spec: FileSpec
         last_modified=headers.get("Last-Modified"),
         content_disposition=headers.get("Content-Disposition"),
     )
+
+
+def _is_page(headers: Mapping[str, str]) -> bool:
+    """An HTML page that is not an attachment: Drive's confirmation, quota or sign-in pages."""
+    html = headers.get("Content-Type", "").lower().startswith("text/html")
+    return html and "Content-Disposition" not in headers
 
 
 def _size_and_ranges(status: int, headers: Mapping[str, str], url: str) -> tuple[int | None, bool]:

@@ -41,7 +41,6 @@ def test_help_and_version(tmp_path: Path) -> None:
         "--manifest",
         "--dry-run",
         "--json",
-        "--max-speed",
         "--demo",
         "--verify",
         "--no-resume",
@@ -55,7 +54,7 @@ def test_help_and_version(tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--segments", "0"], "--segments"),
-        (["--max-speed", "banana"], "--max-speed"),
+        (["--retries", "many"], "--retries"),
         (["--no-such-flag"], "--no-such-flag"),
         (["--timeout", "-1"], "--timeout"),
     ],
@@ -172,3 +171,12 @@ def test_demo_runs_offline_and_verifies(tmp_path: Path) -> None:
     )
     assert "fan/fan_const_rpm.dat" in landed and len(landed) == 5
     assert min((tmp_path / "demo-out" / p).stat().st_size for p in landed) >= MIB
+
+
+def test_docs_list_every_option(tmp_path: Path) -> None:
+    shown = run_cli("--help", cwd=tmp_path).stdout
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    options = {word.strip("[],") for word in shown.split() if word.startswith("--")}
+    options = {o.split("=")[0] for o in options if len(o) > 2}
+    missing = sorted(o for o in options if f"`{o}" not in documented and f", {o}" not in documented)
+    assert missing == []
