@@ -89,7 +89,6 @@ def test_installed_wheel_runs(tmp_path: Path) -> None:
     site = Path(
         sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
     )
-    (site / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
     python = env_dir / "bin" / "python"
     subprocess.run(
         [
@@ -108,6 +107,9 @@ def test_installed_wheel_runs(tmp_path: Path) -> None:
         capture_output=True,
         timeout=240,
     )
+    # Dependencies come from this environment, added only now so that pip above could not
+    # mistake a copy of evio-fetch installed here for the wheel.
+    (site / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
     script = env_dir / "bin" / "evio-fetch"
     shown = subprocess.run(
         [str(script), "--help"],
