@@ -27,28 +27,36 @@ class Segment:
         return self.pos >= self.end
 
 
-def plan_segments(size: int, connections: int, min_segment: int) -> list[Segment]:
+def plan_segments(size: int, connections: int, min_segment: int, align: int = 1) -> list[Segment]:
     """Split ``[0, size)`` into at most ``connections`` near-equal segments, none smaller than
-    ``min_segment`` (a file below twice that gets one segment)."""
+    ``min_segment`` (a file below twice that gets one segment). Every boundary but the file's
+    end falls on a multiple of ``align``, so each block of that size belongs to one segment."""
     count = max(1, min(connections, size // max(1, min_segment)))
-    bounds = [size * i // count for i in range(count + 1)]
-    return [Segment(lo, hi, lo) for lo, hi in itertools.pairwise(bounds)]
+    inner = [_align_down(size * i // count, align) for i in range(1, count)]
+    bounds = sorted({0, *(b for b in inner if 0 < b < size), size})
+    return [Segment(lo, hi, lo) for lo, hi in itertools.pairwise(bounds)] or [Segment(0, 0, 0)]
 
 
-def split_largest(segments: list[Segment], min_split: int) -> Segment | None:
+def split_largest(segments: list[Segment], min_split: int, align: int = 1) -> Segment | None:
     """Hand the unfetched second half of the largest remaining segment to a new segment.
 
     Returns the new segment (already inserted in ``segments`` in start order), or None when no
     segment has at least ``2 * min_split`` bytes left: the tail is too short to gain from
-    another connection."""
+    another connection. The split point is a multiple of ``align``."""
     victim = max(segments, key=lambda s: s.remaining, default=None)
     if victim is None or victim.remaining < 2 * max(1, min_split):
         return None
-    middle = victim.pos + victim.remaining // 2
+    middle = _align_down(victim.pos + victim.remaining // 2, align)
+    if middle <= victim.pos or middle >= victim.end:
+        return None
     taken = Segment(middle, victim.end, middle)
     victim.end = middle
     segments.insert(segments.index(victim) + 1, taken)
     return taken
+
+
+def _align_down(offset: int, align: int) -> int:
+    return offset - offset % max(1, align)
 
 
 def contiguous_prefix(segments: Sequence[Segment]) -> int:

@@ -91,3 +91,29 @@ def test_any_progress_and_splits_keep_an_exact_cover(size, connections, minimum,
             assert bytes_done(segments) == before
         assert covers_exactly(segments, size)
         assert contiguous_prefix(segments) <= bytes_done(segments)
+
+
+@given(
+    size=st.integers(0, 10**9),
+    connections=st.integers(1, 64),
+    steps=st.lists(st.tuples(st.integers(0, 63), st.floats(0, 1)), max_size=40),
+)
+def test_aligned_plans_and_splits_keep_blocks_whole(size, connections, steps):
+    block = 1 << 20
+    segments = plan_segments(size, connections, 2 * block, align=block)
+    for which, fraction in steps:
+        segment = segments[which % len(segments)]
+        segment.pos += int(segment.remaining * fraction)
+        split_largest(segments, block, align=block)
+        assert covers_exactly(segments, size)
+        assert all(s.start % block == 0 for s in segments)
+
+
+def test_aligned_plan_of_an_odd_size():
+    plan = plan_segments(10 * MIB + 5, 4, 2 * MIB, align=MIB)
+    assert [(s.start, s.end) for s in plan] == [
+        (0, 2 * MIB),
+        (2 * MIB, 5 * MIB),
+        (5 * MIB, 7 * MIB),
+        (7 * MIB, 10 * MIB + 5),
+    ]
