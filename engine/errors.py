@@ -9,6 +9,7 @@ Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a 
     ├── ManifestError           manifest unreadable or invalid             exit 2
     ├── DiskFullError           no space left on the device                exit 2
     ├── StateError              a sidecar state file cannot be used        exit 1
+    │   └── StateVersionError   written by a newer evio-fetch              exit 1
     ├── BusyError               another process is writing this target     exit 1
     └── DownloadError           one file could not be fetched              exit 1
         ├── TransportError      connection failed, reset or went silent    (transient)
@@ -65,6 +66,10 @@ class DiskFullError(EvioError):
 
 class StateError(EvioError):
     code = "state_invalid"
+
+
+class StateVersionError(StateError):
+    code = "state_newer"
 
 
 class BusyError(EvioError):
@@ -131,6 +136,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     ManifestError,
     DiskFullError,
     StateError,
+    StateVersionError,
     BusyError,
     DownloadError,
     TransportError,

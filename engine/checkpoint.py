@@ -1,0 +1,81 @@
+"""Saving a download's progress so that a crash loses only its unflushed tail: about once a
+second while bytes flow, and on every way out. Order matters: the data is flushed before the
+state that describes it is written, and the state describes only bytes written before the
+flush began."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from evio_fetch.engine import state as state_file
+from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
+from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.state import SegmentState, State
+from evio_fetch.engine.storage import PartFile
+
+SAVE_INTERVAL = 1.0
+
+
+class Checkpoint:
+    def __init__(
+        self,
+        path: Path,
+        part: PartFile,
+        template: State,
+        segments: list[Segment],
+        digests: BlockDigests,
+    ) -> None:
+        self.path = path
+        self._part = part
+        self._template = template
+        self._segments = segments
+        self._digests = digests
+        self._saved: State | None = None
+        # A save in a thread and the final save on the way out must never interleave.
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> State:
+        return State(
+            label=self._template.label,
+            url=self._template.url,
+            drive_id=self._template.drive_id,
+            resource_key=self._template.resource_key,
+            target=self._template.target,
+            size=self._template.size,
+            etag=self._template.etag,
+            last_modified=self._template.last_modified,
+            sha256=self._template.sha256,
+            block_size=BLOCK_SIZE,
+            segments=[SegmentState(s.start, s.end, s.pos) for s in self._segments],
+            blocks=self._digests.completed(),
+        )
+
+    def save(self) -> None:
+        """Flush the data, then record what was written before the flush."""
+        with self._lock:
+            self._write(self.snapshot())
+
+    def _write(self, snapshot: State) -> None:
+        if snapshot == self._saved:
+            return
+        self._part.sync()
+        state_file.save(self.path, snapshot)
+        self._saved = snapshot
+
+    def _save_snapshot(self, snapshot: State) -> None:
+        with self._lock:
+            self._write(snapshot)
+
+    async def keep(self) -> None:
+        """Save about once a second until cancelled; the flush runs off the event loop."""
+        while True:
+            await asyncio.sleep(SAVE_INTERVAL)
+            # Taken on the loop, so it covers only bytes already handed to the kernel.
+            snapshot = self.snapshot()
+            await asyncio.to_thread(self._save_snapshot, snapshot)
+
+    def discard(self) -> None:
+        with self._lock:
+            state_file.discard(self.path)

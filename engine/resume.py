@@ -1,0 +1,88 @@
+"""Deciding what of a partial download can be trusted: the state must describe the same
+remote file, and the blocks it vouches for must still read back with their digests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evio_fetch.engine.blocks import BLOCK_SIZE, align_down, block_matches
+from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.probe import Probe
+from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.state import SegmentState, State
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    segments: list[Segment]
+    digests: dict[int, int]
+
+    @property
+    def first_gap(self) -> int | None:
+        """Where the first unfinished segment continues; None when every byte is there."""
+        return next((s.pos for s in self.segments if not s.done), None)
+
+
+def usable(state: State, spec: FileSpec) -> bool:
+    """Whether the state belongs to this download at all."""
+    sizes_agree = spec.size is None or spec.size == state.size
+    hashes_agree = spec.sha256 is None or spec.sha256 == state.sha256
+    return (
+        state.same_source(spec)
+        and sizes_agree
+        and hashes_agree
+        and state.block_size == BLOCK_SIZE
+        and _covers(state.segments, state.size)
+    )
+
+
+def unchanged(state: State, probe: Probe) -> bool:
+    """Whether the server still has the version the state was fetching: same size, and the
+    same validators where the server gives any."""
+    if probe.total != state.size:
+        return False
+    if state.etag is not None and probe.etag != state.etag:
+        return False
+    return state.last_modified is None or probe.last_modified == state.last_modified
+
+
+def trusted_point(fd: int, state: State, check_all: bool) -> ResumePoint:
+    """Where each segment can continue. Flushed bytes after the last completed block are kept
+    (the state was written after they were flushed); a block that no longer reads back with
+    its digest is fetched again, with everything after it in its segment."""
+    digests = dict(state.blocks)
+    segments = [_trusted_segment(fd, s, state.size, digests, check_all) for s in state.segments]
+    return ResumePoint(segments, digests)
+
+
+def _trusted_segment(
+    fd: int, saved: SegmentState, size: int, digests: dict[int, int], check_all: bool
+) -> Segment:
+    """The segment continues at its flushed end when its last completed block (every block,
+    with ``check_all``) reads back right; otherwise after the last block that does."""
+    whole_end = saved.end if saved.done >= saved.end else align_down(saved.done)
+    first, last = saved.start // BLOCK_SIZE, -(-whole_end // BLOCK_SIZE) - 1
+    indices = list(range(first, last + 1))
+    checked = indices if check_all else indices[-1:]
+    bad = next((i for i in checked if not _matches(fd, i, size, digests)), None)
+    if bad is None:
+        return Segment(saved.start, saved.end, max(saved.done, saved.start))
+    if not check_all:  # the last block failed: walk back to one that holds
+        bad = next((i for i in reversed(indices[:-1]) if _matches(fd, i, size, digests)), first - 1)
+        bad += 1
+    for index in range(bad, last + 1):
+        digests.pop(index, None)  # fetched again, so hashed again
+    return Segment(saved.start, saved.end, max(saved.start, bad * BLOCK_SIZE))
+
+
+def _matches(fd: int, index: int, size: int, digests: dict[int, int]) -> bool:
+    return index in digests and block_matches(fd, index, size, digests[index])
+
+
+def _covers(segments: list[SegmentState], size: int) -> bool:
+    edge = 0
+    for s in segments:
+        if s.start != edge or not s.start <= s.done <= s.end or s.start % BLOCK_SIZE:
+            return False
+        edge = s.end
+    return edge == size

@@ -1,0 +1,121 @@
+"""The sidecar state file ``T.evio-state``: what a partial download of ``T`` has on disk, so a
+later run (or ``--resume-state``) can finish it. Its format and invariants are documented in
+docs/resume.md.
+
+JSON, not msgpack: a person debugging a stuck download can read it, and at one small write a
+second the size does not matter. Writes are durable and atomic: temporary file, fsync, rename,
+fsync of the directory. The caller flushes the data it describes first."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from evio_fetch.engine.errors import StateError, StateVersionError
+from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.storage import STATE_SUFFIX, sync_directory
+
+FORMAT = 1
+
+
+class SegmentState(msgspec.Struct, array_like=True, frozen=True):
+    """``[start, end)`` of the file; ``[start, done)`` was flushed to disk."""
+
+    start: int
+    end: int
+    done: int
+
+
+class State(msgspec.Struct, kw_only=True, frozen=True):
+    format: int = FORMAT
+    label: str
+    url: str | None = None
+    drive_id: str | None = None
+    resource_key: str | None = None
+    target: str
+    size: int
+    etag: str | None = None
+    last_modified: str | None = None
+    sha256: str | None = None
+    block_size: int
+    segments: list[SegmentState]
+    # xxh3_64 of each completed block, by block index: [i * block_size, (i + 1) * block_size).
+    blocks: dict[int, int] = msgspec.field(default_factory=dict)
+
+    def same_source(self, spec: FileSpec) -> bool:
+        return (self.url, self.drive_id) == (spec.url, spec.drive_id)
+
+
+class _Header(msgspec.Struct):
+    """Only the format number: read first, so a newer format gets a clear message instead of a
+    decoding error about fields this version does not know."""
+
+    format: int
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def save(path: Path, state: State) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, _ENCODER.encode(state))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    sync_directory(path.parent)
+
+
+def load(path: Path) -> State:
+    """The state at ``path``. Raises StateError (with a reason a person can act on) when it
+    cannot be used: unreadable, garbage, or written by a newer evio-fetch."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise StateError(f"{path}: cannot read the state file ({error.strerror})") from None
+    try:
+        header = msgspec.json.decode(data, type=_Header)
+        if header.format > FORMAT:
+            raise StateVersionError(
+                f"{path}: written by a newer evio-fetch (state format {header.format}; this "
+                f"version reads up to {FORMAT})",
+                "upgrade evio-fetch to resume it, or run with --no-resume to start over",
+            )
+        return msgspec.json.decode(data, type=State)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise StateError(f"{path}: the state file is damaged ({error})") from None
+
+
+def discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+
+
+def target_of(state_file: Path) -> Path:
+    """The download a state file belongs to: its own path without the suffix, so a directory
+    that was moved as a whole still resumes."""
+    if not state_file.name.endswith(STATE_SUFFIX):
+        raise StateError(
+            f"{state_file}: not an evio-fetch state file (its name ends in {STATE_SUFFIX})"
+        )
+    return state_file.with_name(state_file.name[: -len(STATE_SUFFIX)])
+
+
+def spec_from_state(state_file: Path) -> FileSpec:
+    """Everything needed to resume the download from its state file alone."""
+    state = load(state_file)
+    target = target_of(state_file.absolute())
+    return FileSpec(
+        index=0,
+        label=state.label,
+        url=state.url,
+        drive_id=state.drive_id,
+        resource_key=state.resource_key,
+        target=str(target),
+        size=state.size,
+        sha256=state.sha256,
+    )
