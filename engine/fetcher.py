@@ -1,22 +1,21 @@
-"""One file, from the probe to its final path: probe, name, lock, preallocate, fetch the
-segments concurrently (each connection that finishes takes over half of the largest range
-left), flush, wait for the parent's hash verdict, move into place."""
+"""One file, from the probe to its final path: lock the partial file, take over what a previous
+run left if it can be trusted, probe, preallocate, run the connections, flush, wait for the
+parent's hash verdict, move into place."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evio_fetch.engine import drive, naming
-from evio_fetch.engine.content_range import parse_content_range, range_header
-from evio_fetch.engine.errors import (
-    EvioError,
-    RangeError,
-    RemoteChangedError,
-    TransportError,
-)
+from evio_fetch.engine import state as state_file
+from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
+from evio_fetch.engine.checkpoint import Checkpoint
+from evio_fetch.engine.connections import UNBOUNDED, FileWork, Pending, run_connections
+from evio_fetch.engine.errors import EvioError, StateError, StateVersionError
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -26,25 +25,16 @@ from evio_fetch.engine.model import (
     Progress,
     Started,
     Verdict,
+    Warned,
     Written,
 )
-from evio_fetch.engine.probe import PROBE_HEADERS, Probe, read_probe
+from evio_fetch.engine.probe import Probe, probe_headers, read_probe
+from evio_fetch.engine.resume import ResumePoint, trusted_point, unchanged, usable
 from evio_fetch.engine.retry import RetryBudget
-from evio_fetch.engine.segments import (
-    Segment,
-    bytes_done,
-    contiguous_prefix,
-    plan_segments,
-    split_largest,
-)
-from evio_fetch.engine.storage import PartFile, part_path
+from evio_fetch.engine.segments import Segment, bytes_done, contiguous_prefix, plan_segments
+from evio_fetch.engine.state import State
+from evio_fetch.engine.storage import PartFile, part_path, state_path
 from evio_fetch.engine.transport import Reply, Transport
-
-# A connection that runs out of work splits another's range only when each half is at least
-# this big: a smaller tail finishes sooner on the connection that already has it.
-MIN_SPLIT = 1024 * 1024
-# Stands for "until the server stops" in a stream of unknown length.
-UNBOUNDED = 1 << 62
 
 
 @dataclass(slots=True)
@@ -63,14 +53,32 @@ class Download:
 
     spec: FileSpec
     segments: list[Segment] = field(default_factory=list)
-    # Set once a ranged download has begun: from then on a failure retries the segment from
-    # where it stopped, never the whole file.
+    # Set once bytes are kept across failures: from then on a failure retries the segment
+    # from where it stopped, never the whole file.
     keeps_progress: bool = False
 
     def progress(self) -> Progress:
-        return Progress(
-            self.spec.index, bytes_done(self.segments), contiguous_prefix(self.segments)
-        )
+        segments = self.segments
+        return Progress(self.spec.index, bytes_done(segments), contiguous_prefix(segments))
+
+
+@dataclass(slots=True)
+class _Resume:
+    state: State
+    point: ResumePoint
+
+
+@dataclass(slots=True)
+class _Job:
+    """One attempt at one file, from the probe on."""
+
+    target: Path
+    part: PartFile
+    probe: Probe
+    reply: Reply
+    resume: _Resume | None
+    digests: BlockDigests | None = None
+    checkpoint: Checkpoint | None = None
 
 
 def source_url(spec: FileSpec, options: Options) -> str:
@@ -81,41 +89,65 @@ def source_url(spec: FileSpec, options: Options) -> str:
 
 
 async def fetch(download: Download, ctx: Context) -> Event:
-    """Bring one file to its place; returns its Done or Failed event. Raises only on
-    cancellation: every other failure becomes a Failed event."""
+    """Bring one file to its place; returns its Done or Failed event. Raises our errors for
+    failures, and CancelledError when stopped (after saving what it has)."""
     budget = RetryBudget(ctx.options.retries)
     while True:
         try:
-            return await _fetch_once(download, ctx)
+            return await _attempt(download, ctx)
         except EvioError as error:
-            if not error.transient or download.keeps_progress or _give_up(budget):
+            if not error.transient or download.keeps_progress:
+                raise
+            budget.record_failure()
+            if budget.exhausted():
                 raise
             await asyncio.sleep(budget.delay())
 
 
-def _give_up(budget: RetryBudget) -> bool:
-    budget.record_failure()
-    return budget.exhausted()
-
-
-async def _fetch_once(download: Download, ctx: Context) -> Event:
+async def _attempt(download: Download, ctx: Context) -> Event:
     spec = download.spec
-    url = source_url(spec, ctx.options)
-    async with ctx.transport.get(url, PROBE_HEADERS) as reply:
-        probe = read_probe(reply.status, reply.headers, url, spec)
-        target = _target_path(spec, probe, reply.url)
-        if spec.target is None and _already_present(target, probe):
-            return Done(spec.index, "present", str(target), probe.total or 0)
-        part = PartFile(part_path(target))
-        try:
-            return await _fill(download, ctx, _Job(url, target, part, probe), reply)
-        finally:
+    target = Path(spec.target) if spec.target is not None else None
+    part: PartFile | None = None
+    resume: _Resume | None = None
+    try:
+        if target is not None:
+            part = await PartFile.acquire(part_path(target))
+            resume = _load_resume(part, target, download, ctx)
+        while True:
+            start, validator = _probe_from(resume)
+            url = source_url(spec, ctx.options)
+            async with ctx.transport.get(url, probe_headers(start, validator)) as reply:
+                probe = read_probe(reply.status, reply.headers, reply.url, spec, start)
+                if target is None or part is None:
+                    target = _named_target(spec, probe, reply.url)
+                    if _already_present(target, probe):
+                        return Done(spec.index, "present", str(target), probe.total or 0)
+                    part = await PartFile.acquire(part_path(target))
+                    resume = _load_resume(part, target, download, ctx)
+                if resume is not None and not (probe.ranged and unchanged(resume.state, probe)):
+                    ctx.emit(
+                        Warned(
+                            spec.index,
+                            "the file changed on the server since the last run; starting over",
+                        )
+                    )
+                    _start_over(part, target)
+                    resume = None
+                    continue
+                return await _download(download, ctx, _Job(target, part, probe, reply, resume))
+    finally:
+        if part is not None:
             part.close()
 
 
-def _target_path(spec: FileSpec, probe: Probe, final_url: str) -> Path:
-    if spec.target is not None:
-        return Path(spec.target)
+def _probe_from(resume: _Resume | None) -> tuple[int, str | None]:
+    """Where the probe asks from (the first gap a previous run left), and on what condition."""
+    if resume is None:
+        return 0, None
+    return resume.point.first_gap or 0, resume.state.etag or resume.state.last_modified
+
+
+def _named_target(spec: FileSpec, probe: Probe, final_url: str) -> Path:
     assert spec.output_dir is not None, "a FileSpec has a target or an output_dir"
     return Path(spec.output_dir) / naming.choose_name(probe.content_disposition, final_url)
 
@@ -127,126 +159,164 @@ def _already_present(target: Path, probe: Probe) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class _Job:
-    url: str
-    target: Path
-    part: PartFile
-    probe: Probe
+def _load_resume(part: PartFile, target: Path, download: Download, ctx: Context) -> _Resume | None:
+    """What a previous run left beside the target, if it can be trusted; otherwise nothing is
+    left there to confuse this run."""
+    path = state_path(target)
+    if not ctx.options.resume or not path.exists():
+        _start_over(part, target)
+        return None
+    try:
+        saved = state_file.load(path)
+    except StateVersionError:
+        raise
+    except StateError as error:
+        ctx.emit(Warned(download.spec.index, f"{error.message}; starting over"))
+        _start_over(part, target)
+        return None
+    if not usable(saved, download.spec) or part.size() != saved.size:
+        ctx.emit(Warned(download.spec.index, f"{path}: describes another download; starting over"))
+        _start_over(part, target)
+        return None
+    check_all = ctx.options.verify and not saved.sha256
+    return _Resume(saved, trusted_point(part.fd, saved, check_all))
 
 
-async def _fill(download: Download, ctx: Context, job: _Job, reply: Reply) -> Event:
+def _start_over(part: PartFile, target: Path) -> None:
+    state_file.discard(state_path(target))
+    part.truncate(0)
+
+
+async def _download(download: Download, ctx: Context, job: _Job) -> Event:
+    _prepare(download, ctx, job)
+    try:
+        await _fetch_bytes(download, ctx, job)
+    except BaseException as error:
+        _keep_or_drop(job, error)
+        raise
+    return await _finish(download, ctx, job)
+
+
+def _prepare(download: Download, ctx: Context, job: _Job) -> None:
+    """Lay out the segments and, for a ranged download, the checkpoint. The first state is
+    written before preallocating, so even a crash in the first second resumes."""
     spec, probe = download.spec, job.probe
+    if job.resume is not None:
+        download.segments = job.resume.point.segments
+        job.digests = BlockDigests(probe.total or 0, job.resume.point.digests)
+        for segment in download.segments:
+            job.digests.reopen(segment.pos, job.part.fd)
+    elif probe.ranged and probe.total is not None:
+        download.segments = plan_segments(
+            probe.total, ctx.options.segments, ctx.options.min_segment, BLOCK_SIZE
+        )
+        job.digests = BlockDigests(probe.total)
+    else:
+        download.segments = [Segment(0, UNBOUNDED if probe.total is None else probe.total, 0)]
+    if job.digests is not None:
+        job.checkpoint = Checkpoint(
+            state_path(job.target), job.part, _template(spec, job), download.segments, job.digests
+        )
+        job.checkpoint.save()
     if probe.total is not None:
         job.part.preallocate(probe.total)
-    segmented = probe.ranged and probe.total is not None and ctx.options.segments > 1
-    total = probe.total if probe.total is not None else UNBOUNDED
-    if segmented:
-        download.segments = plan_segments(total, ctx.options.segments, ctx.options.min_segment)
-    else:
-        download.segments = [Segment(0, total, 0)]
-    download.keeps_progress = probe.ranged
+    download.keeps_progress = job.checkpoint is not None
+    done = bytes_done(download.segments)
     ctx.emit(
         Started(
-            spec.index, str(job.target), str(job.part.path), probe.total, len(download.segments)
+            spec.index,
+            str(job.target),
+            str(job.part.path),
+            probe.total,
+            len(download.segments),
+            done,
         )
     )
-    await _run_connections(download, ctx, job, reply)
+
+
+def _template(spec: FileSpec, job: _Job) -> State:
+    probe = job.probe
+    return State(
+        label=spec.label,
+        url=spec.url,
+        drive_id=spec.drive_id,
+        resource_key=spec.resource_key,
+        target=str(job.target),
+        size=probe.total or 0,
+        etag=probe.etag,
+        last_modified=probe.last_modified,
+        sha256=spec.sha256,
+        block_size=BLOCK_SIZE,
+        segments=[],
+    )
+
+
+async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
+    work = FileWork(
+        transport=ctx.transport,
+        options=ctx.options,
+        url=job.reply.url,
+        part=job.part,
+        segments=download.segments,
+        digests=job.digests,
+        total=job.probe.total,
+        validator=job.probe.validator,
+        ranged=job.probe.ranged,
+        asked={},
+    )
+    keeper = asyncio.create_task(job.checkpoint.keep()) if job.checkpoint is not None else None
+    try:
+        await run_connections(work, _pending(job, download.segments))
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await keeper
+
+
+def _pending(job: _Job, segments: list[Segment]) -> Pending | None:
+    """The probe's body starts at ``probe.start``: it feeds the segment that continues there."""
+    for segment in segments:
+        if not segment.done and segment.pos == job.probe.start:
+            return Pending(job.reply, segment, job.probe.stop)
+    job.reply.abandon()
+    return None
+
+
+def _keep_or_drop(job: _Job, error: BaseException) -> None:
+    """On the way out, keep a resumable download's progress; drop anything else."""
+    if job.checkpoint is None:
+        job.part.discard()
+        return
+    try:
+        job.checkpoint.save()
+    except (EvioError, OSError) as failure:
+        error.add_note(f"the progress of {job.target} could not be saved: {failure}")
+
+
+async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
+    spec = download.spec
     size = _finished_size(download, job)
-    job.part.sync()
+    if job.checkpoint is not None:
+        job.checkpoint.save()
+    else:
+        job.part.sync()
     ctx.emit(Written(spec.index, size))
     verdict = await ctx.verdict(spec.index)
     if verdict.failure is not None:
+        if job.checkpoint is not None:
+            job.checkpoint.discard()
         job.part.discard()
         return Failed(spec.index, verdict.failure)
     job.part.move_into_place(job.target)
+    if job.checkpoint is not None:
+        job.checkpoint.discard()
     return Done(spec.index, "downloaded", str(job.target), size)
 
 
 def _finished_size(download: Download, job: _Job) -> int:
-    segment = download.segments[-1]
-    if segment.end != UNBOUNDED:
-        return segment.end
-    # A stream of unknown length ends where the server stopped; the file ends there too.
-    job.part.truncate(segment.pos)
-    return segment.pos
-
-
-async def _run_connections(download: Download, ctx: Context, job: _Job, probe_reply: Reply) -> None:
-    first, *others = list(download.segments)
-    async with asyncio.TaskGroup() as group:
-        group.create_task(_connection(download, ctx, job, first, probe_reply))
-        for segment in others:
-            group.create_task(_connection(download, ctx, job, segment, None))
-
-
-async def _connection(
-    download: Download, ctx: Context, job: _Job, segment: Segment | None, reply: Reply | None
-) -> None:
-    """One connection's life: its own segment, then halves of the largest ranges left."""
-    while segment is not None:
-        await _fetch_segment(ctx, job, segment, reply)
-        reply = None
-        segment = split_largest(download.segments, MIN_SPLIT) if job.probe.ranged else None
-
-
-async def _fetch_segment(ctx: Context, job: _Job, segment: Segment, reply: Reply | None) -> None:
-    budget = RetryBudget(ctx.options.retries)
-    while not segment.done:
-        try:
-            if reply is not None:
-                await _pump(reply, job.part, segment, budget)
-            else:
-                await _request_segment(ctx, job, segment, budget)
-        except EvioError as error:
-            if not error.transient or _give_up(budget) or not job.probe.ranged:
-                raise
-            await asyncio.sleep(budget.delay())
-        finally:
-            if reply is not None:
-                reply.abandon()
-            reply = None
-
-
-async def _request_segment(ctx: Context, job: _Job, segment: Segment, budget: RetryBudget) -> None:
-    last = segment.end - 1
-    headers = {"Range": range_header(segment.pos, last), "Accept-Encoding": "identity"}
-    if job.probe.validator:
-        headers["If-Range"] = job.probe.validator
-    async with ctx.transport.get(job.url, headers) as reply:
-        _check_segment_reply(reply, job, segment.pos, last)
-        await _pump(reply, job.part, segment, budget)
-
-
-def _check_segment_reply(reply: Reply, job: _Job, first: int, last: int) -> None:
-    if reply.status == 200 and job.probe.validator:
-        raise RemoteChangedError(
-            f"{job.url}: the file changed on the server during the download",
-            "run the same command again to fetch the new version",
-        )
-    span = parse_content_range(reply.headers.get("Content-Range"))
-    if reply.status != 206 or span != (first, last, job.probe.total):
-        got = reply.headers.get("Content-Range")
-        raise RangeError(
-            f"{job.url}: asked for bytes {first}-{last}, got HTTP {reply.status} "
-            f"with Content-Range {got!r}",
-            "the server's range support is unreliable; try --segments 1",
-        )
-
-
-async def _pump(reply: Reply, part: PartFile, segment: Segment, budget: RetryBudget) -> None:
-    """Write the reply's body at the segment's position until the segment is full. The
-    segment's end may shrink while this runs (another connection took its tail)."""
-    async for chunk in reply.chunks():
-        room = segment.end - segment.pos
-        if len(chunk) >= room:
-            # The rest belongs to another segment (or to none): drop it with the connection.
-            part.write_at(memoryview(chunk)[:room], segment.pos)
-            segment.pos += room
-            return
-        part.write_at(chunk, segment.pos)
-        segment.pos += len(chunk)
-        budget.record_progress()
-    if segment.end != UNBOUNDED and not segment.done:
-        raise TransportError(f"{reply.url}: the body ended at byte {segment.pos} of {segment.end}")
-    segment.end = segment.pos  # an unbounded stream is done when the server says so
+    if job.probe.total is not None:
+        return job.probe.total
+    last = download.segments[-1]
+    job.part.truncate(last.pos)  # a stream of unknown length ends where the server stopped
+    return last.pos

@@ -129,12 +129,20 @@ class Done(msgspec.Struct, frozen=True, tag=True):
     size: int
 
 
+class Warned(msgspec.Struct, frozen=True, tag=True):
+    """Something the user should know that does not stop the file (e.g. a damaged state file
+    was set aside and the download starts over)."""
+
+    file: int
+    message: str
+
+
 class Failed(msgspec.Struct, frozen=True, tag=True):
     file: int
     failure: Failure
 
 
-Event = Started | Progress | Written | Done | Failed
+Event = Started | Progress | Written | Done | Warned | Failed
 
 
 class Batch(msgspec.Struct, frozen=True, tag=True):

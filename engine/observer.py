@@ -21,6 +21,9 @@ class Observer(Protocol):
     def verifying(self, spec: FileSpec) -> None:
         """Every byte is on disk; the SHA256 check is finishing."""
 
+    def warned(self, spec: FileSpec, message: str) -> None:
+        """Something worth saying about the file that does not stop it."""
+
     def finished(self, result: FileResult) -> None:
         """The file's final outcome. Called once per plan item, skipped ones included."""
 
@@ -38,6 +41,9 @@ class NullObserver:
         return None
 
     def verifying(self, spec: FileSpec) -> None:
+        return None
+
+    def warned(self, spec: FileSpec, message: str) -> None:
         return None
 
     def finished(self, result: FileResult) -> None:

@@ -1,6 +1,8 @@
 """The first answer about a file: its size, whether byte ranges work, its validators and its
-name. One ranged GET (``Range: bytes=0-``) asks all of it, and its body becomes the first
-segment's stream, so probing costs no extra request."""
+name. One ranged GET for the first block still missing asks all of it, and its body is kept
+as that block's data, so probing costs no extra bytes. The request is bounded, so nothing is
+in flight beyond what the first connection needs (an open-ended probe would leave megabytes in
+socket buffers to throw away)."""
 
 from __future__ import annotations
 
@@ -16,11 +18,21 @@ from evio_fetch.engine.errors import (
 )
 from evio_fetch.engine.model import FileSpec
 
-PROBE_HEADERS = {"Range": "bytes=0-", "Accept-Encoding": "identity"}
+PROBE_SPAN = 1024 * 1024
+
+
+def probe_headers(start: int, validator: str | None) -> dict[str, str]:
+    """Ask for one block from ``start``; with a validator, only if the file is unchanged."""
+    headers = {"Range": f"bytes={start}-{start + PROBE_SPAN - 1}", "Accept-Encoding": "identity"}
+    if validator:
+        headers["If-Range"] = validator
+    return headers
 
 
 @dataclass(frozen=True, slots=True)
 class Probe:
+    start: int
+    stop: int | None  # where the probe's body ends (exclusive); None: at the end of the file
     total: int | None
     ranged: bool
     etag: str | None
@@ -35,9 +47,13 @@ class Probe:
         return self.last_modified
 
 
-def read_probe(status: int, headers: Mapping[str, str], url: str, spec: FileSpec) -> Probe:
+def read_probe(
+    status: int, headers: Mapping[str, str], url: str, spec: FileSpec, start: int
+) -> Probe:
     """What the probe's status and headers say; raises for answers that carry no file."""
-    total, ranged = _size_and_ranges(status, headers, url)
+    total, ranged, stop = _size_and_ranges(status, headers, url, start)
+    if not ranged:
+        start = 0  # a whole-file answer starts at the beginning, whatever was asked
     if spec.drive_id is not None and spec.url is None and _is_page(headers):
         raise NotDataError(
             f"{spec.label}: Google Drive answered with a web page instead of the file",
@@ -49,6 +65,8 @@ def read_probe(status: int, headers: Mapping[str, str], url: str, spec: FileSpec
             "the file changed upstream or the manifest is out of date; fix its size",
         )
     return Probe(
+        start=start,
+        stop=stop,
         total=total,
         ranged=ranged,
         etag=headers.get("ETag"),
@@ -63,20 +81,32 @@ def _is_page(headers: Mapping[str, str]) -> bool:
     return html and "Content-Disposition" not in headers
 
 
-def _size_and_ranges(status: int, headers: Mapping[str, str], url: str) -> tuple[int | None, bool]:
+def _size_and_ranges(
+    status: int, headers: Mapping[str, str], url: str, start: int
+) -> tuple[int | None, bool, int | None]:
+    """(total size, ranges honoured, end of the body) from the probe's answer."""
     if status == 200:
-        return content_length(headers), False
+        return content_length(headers), False, None
     span = parse_content_range(headers.get("Content-Range"))
     if status == 206:
-        if span is None or span.first != 0:
-            raise RangeError(
-                f"{url}: asked for bytes 0-, got Content-Range {headers.get('Content-Range')!r}",
-                "the server's range support is broken; try --segments 1",
-            )
-        return span.total, span.total is not None
-    if status == 416 and span is not None and span.total == 0:
-        return 0, False  # an empty file has no byte 0 to range over
+        asked_last = start + PROBE_SPAN - 1
+        if span is None or span.first != start or span.last is None or span.total is None:
+            raise _bad_range(url, start, asked_last, headers)
+        if span.last != asked_last and span.last != span.total - 1:
+            raise _bad_range(url, start, asked_last, headers)
+        return span.total, True, span.last + 1
+    if status == 416 and span is not None and span.total is not None and span.total <= start:
+        # Nothing at ``start``: an empty file when start is 0.
+        return span.total, span.total > 0, span.total
     raise HTTPStatusError(f"{url}: the server answered HTTP {status}", _status_hint(status), status)
+
+
+def _bad_range(url: str, first: int, last: int, headers: Mapping[str, str]) -> RangeError:
+    return RangeError(
+        f"{url}: asked for bytes {first}-{last}, got Content-Range "
+        f"{headers.get('Content-Range')!r}",
+        "the server's range support is broken; try --segments 1",
+    )
 
 
 def _status_hint(status: int) -> str:

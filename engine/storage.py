@@ -3,14 +3,19 @@ move into place atomically. Every OSError leaves here as one of our errors."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from evio_fetch.engine.errors import BusyError, DiskFullError, DownloadError
 
 PART_SUFFIX = ".evio-part"
+# A run that was just killed may take a moment to let go of its files: wait that long for
+# the lock before calling the target busy.
+LOCK_WAIT = 2.0
 STATE_SUFFIX = ".evio-state"
 
 
@@ -47,6 +52,17 @@ class PartFile:
                 f"{path}: another evio-fetch process is downloading this file",
                 "wait for it to finish, or stop it; this run leaves the file alone",
             ) from None
+
+    @classmethod
+    async def acquire(cls, path: Path, wait: float = LOCK_WAIT) -> PartFile:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return cls(path)
+            except BusyError:
+                if time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(0.05)
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size

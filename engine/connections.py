@@ -1,0 +1,175 @@
+"""The connections of one file: each works through its segment in ranged requests, writing
+every chunk at its offset, then takes over half of the largest range nobody has asked for yet.
+
+A request never asks for more than half of what its segment has left, so the other half is
+always free to hand to a connection that runs out of work: rebalancing never abandons bytes
+already in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
+from evio_fetch.engine.content_range import parse_content_range, range_header
+from evio_fetch.engine.errors import EvioError, RangeError, RemoteChangedError, TransportError
+from evio_fetch.engine.model import Options
+from evio_fetch.engine.retry import RetryBudget
+from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.storage import PartFile
+from evio_fetch.engine.transport import Reply, Transport
+
+# A connection that runs out of work takes over part of another's range only if it can have
+# at least this much: a smaller tail finishes sooner on the connection that already has it.
+MIN_SPLIT = BLOCK_SIZE
+# Stands for "until the server stops" in a stream of unknown length.
+UNBOUNDED = 1 << 62
+
+
+@dataclass(slots=True)
+class Pending:
+    """A reply already open at ``segment.pos`` (the probe's), to be read before any request;
+    its body ends at ``stop`` (None: at the end of the file)."""
+
+    reply: Reply
+    segment: Segment
+    stop: int | None
+
+
+@dataclass(slots=True)
+class FileWork:
+    """What every connection of one file shares."""
+
+    transport: Transport
+    options: Options
+    url: str
+    part: PartFile
+    segments: list[Segment]
+    digests: BlockDigests | None
+    total: int | None
+    validator: str | None
+    ranged: bool
+    # How far each segment's open request reaches; the rest of the segment is free to split.
+    asked: dict[int, int]
+
+    def free(self, segment: Segment) -> int:
+        return segment.end - max(segment.pos, self.asked.get(id(segment), segment.pos))
+
+
+async def run_connections(work: FileWork, pending: Pending | None) -> None:
+    starts = [s for s in work.segments if not s.done]
+    async with asyncio.TaskGroup() as group:
+        for segment in starts:
+            first = pending if pending is not None and pending.segment is segment else None
+            group.create_task(_connection(work, segment, first))
+
+
+async def _connection(work: FileWork, segment: Segment | None, first: Pending | None) -> None:
+    """One connection's life: its own segment, then halves of the largest free ranges."""
+    while segment is not None:
+        await _fill_segment(work, segment, first)
+        first = None
+        segment = _take_over(work) if work.ranged else None
+
+
+def _take_over(work: FileWork) -> Segment | None:
+    victim = max(work.segments, key=work.free, default=None)
+    if victim is None or work.free(victim) < 2 * MIN_SPLIT:
+        return None
+    committed = max(victim.pos, work.asked.get(id(victim), victim.pos))
+    middle = committed + work.free(victim) // 2
+    middle -= middle % BLOCK_SIZE
+    if middle <= committed or middle >= victim.end:
+        return None
+    taken = Segment(middle, victim.end, middle)
+    victim.end = middle
+    work.segments.insert(work.segments.index(victim) + 1, taken)
+    return taken
+
+
+async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None) -> None:
+    budget = RetryBudget(work.options.retries)
+    while not segment.done:
+        try:
+            if first is not None:
+                work.asked[id(segment)] = segment.end if first.stop is None else first.stop
+                await _pump(work, first.reply, segment, budget, first.stop)
+            else:
+                await _request_span(work, segment, budget)
+        except EvioError as error:
+            if not error.transient or not work.ranged or _give_up(budget):
+                raise
+            await asyncio.sleep(budget.delay())
+        finally:
+            if first is not None:
+                first.reply.abandon()
+            first = None
+    work.asked.pop(id(segment), None)
+
+
+def _give_up(budget: RetryBudget) -> bool:
+    budget.record_failure()
+    return budget.exhausted()
+
+
+def _span_end(segment: Segment) -> int:
+    """Ask for half of what is left (whole blocks), so the other half stays free to split."""
+    left = segment.remaining
+    if left <= 2 * MIN_SPLIT:
+        return segment.end
+    half = segment.pos + left // 2
+    return min(segment.end, max(segment.pos + MIN_SPLIT, half - half % BLOCK_SIZE))
+
+
+async def _request_span(work: FileWork, segment: Segment, budget: RetryBudget) -> None:
+    stop = _span_end(segment)
+    work.asked[id(segment)] = stop
+    headers = {"Range": range_header(segment.pos, stop - 1), "Accept-Encoding": "identity"}
+    if work.validator:
+        headers["If-Range"] = work.validator
+    async with work.transport.get(work.url, headers) as reply:
+        check_span(reply, work, segment.pos, stop - 1)
+        await _pump(work, reply, segment, budget, stop)
+
+
+def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:
+    if reply.status == 200 and work.validator:
+        raise RemoteChangedError(
+            f"{work.url}: the file changed on the server during the download",
+            "run the same command again to fetch the new version",
+        )
+    span = parse_content_range(reply.headers.get("Content-Range"))
+    if reply.status != 206 or span != (first, last, work.total):
+        got = reply.headers.get("Content-Range")
+        raise RangeError(
+            f"{work.url}: asked for bytes {first}-{last}, got HTTP {reply.status} "
+            f"with Content-Range {got!r}",
+            "the server's range support is unreliable; try --segments 1",
+        )
+
+
+async def _pump(
+    work: FileWork, reply: Reply, segment: Segment, budget: RetryBudget, stop: int | None = None
+) -> None:
+    """Write the reply's body at the segment's position up to ``stop`` (or the segment's end,
+    which may shrink while this runs when another connection takes over its tail)."""
+    async for chunk in reply.chunks():
+        limit = min(segment.end, stop) if stop is not None else segment.end
+        room = limit - segment.pos
+        if len(chunk) >= room:
+            _write(work, segment, memoryview(chunk)[:room])
+            return
+        _write(work, segment, chunk)
+        budget.record_progress()
+    limit = min(segment.end, stop) if stop is not None else segment.end
+    if segment.end == UNBOUNDED:
+        segment.end = segment.pos  # a stream of unknown length ends where the server stops
+    elif segment.pos < limit:
+        raise TransportError(f"{reply.url}: the body ended at byte {segment.pos} of {limit}")
+
+
+def _write(work: FileWork, segment: Segment, data: bytes | memoryview) -> None:
+    work.part.write_at(data, segment.pos)
+    if work.digests is not None:
+        work.digests.add(segment.pos, data)
+    segment.pos += len(data)
