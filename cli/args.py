@@ -28,6 +28,7 @@ class Args:
     json: bool
     demo: Path | None
     demo_requested: bool
+    resume_state: Path | None
     options: Options
 
 
@@ -130,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--no-resume", action="store_true", help="discard partial downloads; fetch from zero")
     add(
+        "--resume-state",
+        type=Path,
+        metavar="PATH",
+        help="finish the one download described by this state file (T.evio-state); "
+        "no manifest needed",
+    )
+    add(
         "--retries",
         type=_count(0, 1000),
         default=5,
@@ -183,5 +191,6 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         json=ns.json,
         demo=Path(ns.demo) if ns.demo else None,
         demo_requested=ns.demo is not None,
+        resume_state=ns.resume_state,
         options=options,
     )

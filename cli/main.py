@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
@@ -16,10 +17,12 @@ from evio_fetch.cli.plan_view import plan_lines
 from evio_fetch.cli.render import make_display
 from evio_fetch.cli.report import exit_status, json_document, summary_line
 from evio_fetch.engine import planning, runner
-from evio_fetch.engine.errors import EvioError, ManifestError
+from evio_fetch.engine.errors import EvioError, ManifestError, StateError, UsageError
 from evio_fetch.engine.manifest import load_manifest
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.sources import specs_from_sources
+from evio_fetch.engine.state import spec_from_state
+from evio_fetch.engine.storage import state_path
 from evio_fetch.engine.version import VERSION
 
 EXIT_INTERRUPTED = 130
@@ -36,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvioError as error:
         print_error(console, error)
         return error.exit_status
+    except KeyboardInterrupt:
+        # Interrupted before any download began: nothing to save.
+        console.print("Interrupted.", markup=False)
+        return EXIT_INTERRUPTED
 
 
 def print_error(console: Console, error: EvioError) -> None:
@@ -45,6 +52,8 @@ def print_error(console: Console, error: EvioError) -> None:
 
 
 def load_specs(args: Args) -> list[FileSpec]:
+    if args.resume_state is not None:
+        return [_spec_from_state(args.resume_state)]
     if args.sources:
         return specs_from_sources(args.sources, args.output_dir.resolve())
     if not args.manifest.exists() and not args.manifest_given:
@@ -54,6 +63,16 @@ def load_specs(args: Args) -> list[FileSpec]:
             "`evio-fetch --demo` tries it offline",
         )
     return load_manifest(args.manifest, args.root.resolve()).entries
+
+
+def _spec_from_state(path: Path) -> FileSpec:
+    try:
+        return spec_from_state(path)
+    except StateError as error:
+        raise UsageError(
+            f"--resume-state: {error.message}",
+            error.hint or "give the T.evio-state file that lies beside a partial download T",
+        ) from None
 
 
 def fetch_all(args: Args, console: Console) -> int:
@@ -81,6 +100,17 @@ def finish(args: Args, console: Console, report: runner.RunReport) -> int:
         )
         return EXIT_INTERRUPTED
     return exit_status(report.results)
+
+
+def _say_what_was_kept(console: Console, report: runner.RunReport) -> None:
+    kept = [r for r in report.results if r.outcome == "failed" and r.target is not None]
+    partial = [r for r in kept if state_path(Path(r.target or "")).exists()]
+    console.print(
+        f"Interrupted: {len(partial)} partial download(s) kept beside their targets; run the "
+        "same command again to resume (or --resume-state T.evio-state for one file).",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _warn_drive_bursts(args: Args, specs: list[FileSpec], console: Console) -> None:

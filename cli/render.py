@@ -200,6 +200,9 @@ class PlainDisplay(_Silent):
     def __init__(self, console: Console) -> None:
         self._console = console
 
+    def warned(self, spec: FileSpec, message: str) -> None:
+        _print_plain(self._console, f"warning: {spec.label}: {message}", "yellow")
+
     def finished(self, result: FileResult) -> None:
         line = plain_line(result)
         if line is not None:
@@ -207,10 +210,13 @@ class PlainDisplay(_Silent):
 
 
 class QuietDisplay(_Silent):
-    """``--quiet``: failures only, one line each with its hint."""
+    """``--quiet``: failures and warnings only, one line each."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
+
+    def warned(self, spec: FileSpec, message: str) -> None:
+        _print_plain(self._console, f"warning: {spec.label}: {message}", "yellow")
 
     def finished(self, result: FileResult) -> None:
         if result.outcome == "failed":
@@ -557,6 +563,9 @@ class LiveDisplay:
     def verifying(self, spec: FileSpec) -> None:
         with self._board.lock:
             self._board.verify(spec)
+
+    def warned(self, spec: FileSpec, message: str) -> None:
+        self._console.print(Text(f"! {spec.label}: {message}", style="yellow"), soft_wrap=True)
 
     def finished(self, result: FileResult) -> None:
         with self._board.lock:

@@ -4,6 +4,7 @@ process that may have threads), each joined to the parent by one duplex pipe."""
 from __future__ import annotations
 
 import multiprocessing
+import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -57,13 +58,21 @@ def start_worker(options: Options) -> WorkerHandle:
 
 
 def stop_workers(workers: list[WorkerHandle]) -> None:
-    """Ask every worker to stop, wait briefly, then end any that did not."""
+    """Ask every worker to stop (each saves its progress first), wait briefly, then end any
+    that did not."""
     for worker in workers:
         if worker.alive:
             worker.send(Stop())
+    deadline = time.monotonic() + STOP_GRACE
     for worker in workers:
-        worker.process.join(STOP_GRACE)
+        worker.process.join(max(0.0, deadline - time.monotonic()))
+    kill_workers(workers)
+
+
+def kill_workers(workers: list[WorkerHandle]) -> None:
+    """End every worker still running now. Safe at any moment: what they saved is consistent."""
+    for worker in workers:
         if worker.process.is_alive():
             worker.process.kill()
-            worker.process.join()
+        worker.process.join()
         worker.conn.close()

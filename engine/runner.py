@@ -26,12 +26,13 @@ from evio_fetch.engine.model import (
     Progress,
     Started,
     Verdict,
+    Warned,
     Written,
     to_failure,
 )
 from evio_fetch.engine.observer import Observer
 from evio_fetch.engine.planning import plan
-from evio_fetch.engine.pool import WorkerHandle, start_worker, stop_workers
+from evio_fetch.engine.pool import WorkerHandle, kill_workers, start_worker, stop_workers
 from evio_fetch.engine.verify import PrefixHasher
 
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
@@ -68,7 +69,7 @@ def run(specs: Sequence[FileSpec], options: Options, observer: Observer) -> RunR
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        run_.close()
+        interrupted = run_.close() or interrupted
     return RunReport(run_.results(interrupted), interrupted, time.monotonic() - began)
 
 
@@ -117,13 +118,21 @@ class _Run:
             out.append(result)
         return out
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Stop the workers (they save their progress); True if a second interrupt cut the
+        wait short, in which case they are ended at once and their last saved state stands."""
         for active in self._active.values():
             if active.hasher is not None:
                 active.hasher.cancel()
-        stop_workers(self._workers)
+        cut_short = False
+        try:
+            stop_workers(self._workers)
+        except KeyboardInterrupt:
+            kill_workers(self._workers)
+            cut_short = True
         self._wake_in.close()
         self._wake_out.close()
+        return cut_short
 
     # Scheduling ----------------------------------------------------------------------------
 
@@ -183,6 +192,8 @@ class _Run:
             self._on_written(active, event)
         elif isinstance(event, Done):
             self._on_done(active, event)
+        elif isinstance(event, Warned):
+            self._observer.warned(active.spec, event.message)
         elif isinstance(event, Failed):
             self._fail(event.file, event.failure)
 
@@ -192,7 +203,6 @@ class _Run:
         active.target = event.target
         active.written, active.judged = None, False
         active.hasher = PrefixHasher(event.part, self._wake)
-        active.hasher.advance(event.done)
         self._observer.started(active.spec, event.target, event.size, event.done)
 
     def _on_written(self, active: _Active, event: Written) -> None:
