@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from evio_fetch.engine.loopback.dataset import DataFile
@@ -66,3 +68,42 @@ def run_cli(
         check=False,
         env={**os.environ, **(env or {})},
     )
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "evio_fetch.cli", *args]
+
+
+def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """The command in its own process group, so a test can kill it and its workers at once."""
+    return subprocess.Popen(
+        cli_command(*args),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail the test with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def write_manifest(path: Path, entries: Sequence[tuple[str, str, DataFile]]) -> Path:
+    """A manifest of (url, path, data file) entries with sizes and hashes."""
+    document = {
+        "version": "1.0",
+        "datasets": [
+            {"url": url, "path": target, "size": f.size, "sha256": f.sha256}
+            for url, target, f in entries
+        ],
+    }
+    path.write_text(json.dumps(document))
+    return path

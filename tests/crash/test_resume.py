@@ -1,0 +1,236 @@
+"""Crash safety with real processes and real signals: interrupted, killed and restarted runs
+end byte-identical, never leave an incomplete file at the final path, and fetch little twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import MIB, leftovers, run_cli, start_cli, wait_until, write_manifest
+
+from evio_fetch.engine import state as state_file
+from evio_fetch.engine.loopback.dataset import DataFile, generate
+from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
+
+SIZE = 24 * MIB
+# Four connections at this cap take about 1.5 s for the file: long enough to interrupt.
+CAP = 4 * MIB
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> tuple[Path, DataFile]:
+    served = tmp_path / "served"
+    (data,) = generate(served, [("rec/big.dat", SIZE)], seed=11)
+    return served, data
+
+
+@pytest.fixture
+def capped(source: tuple[Path, DataFile]) -> Iterator[ServerThread]:
+    with ServerThread(source[0], ServerConfig(rate_per_connection=CAP)) as server:
+        yield server
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread) -> Path:
+    data = source[1]
+    return write_manifest(tmp_path / "m.json", [(capped.url_for(data.path), "out/big.dat", data)])
+
+
+def target(tmp_path: Path) -> Path:
+    return tmp_path / "out" / "big.dat"
+
+
+def saved_bytes(tmp_path: Path) -> int:
+    """Bytes the state file vouches for (0 while there is none)."""
+    path = tmp_path / "out" / "big.dat.evio-state"
+    try:
+        state = state_file.load(path)
+    except Exception:  # noqa: BLE001  not there yet, or replaced while read: no progress yet
+        return 0
+    return sum(s.done - s.start for s in state.segments)
+
+
+def interrupt_midway(tmp_path: Path, manifest: Path, how: int = signal.SIGINT) -> str:
+    run = start_cli("--manifest", str(manifest), "--segments", "4", cwd=tmp_path)
+    wait_until(lambda: saved_bytes(tmp_path) > 4 * MIB, 30, "a checkpoint with 4 MiB")
+    run.send_signal(how)
+    _, stderr = run.communicate(timeout=20)
+    assert run.returncode == 130, stderr
+    return stderr
+
+
+def assert_identical(tmp_path: Path, source: tuple[Path, DataFile]) -> None:
+    assert target(tmp_path).read_bytes() == (source[0] / source[1].path).read_bytes()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_progress_and_the_rerun_resumes(
+    tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread, manifest: Path, how: int
+) -> None:
+    stderr = interrupt_midway(tmp_path, manifest, how)
+    assert "resume" in stderr and "Traceback" not in stderr
+    assert not target(tmp_path).exists()
+    kept = saved_bytes(tmp_path)
+    assert kept > 4 * MIB
+    capped.stats.reset()
+    rerun = run_cli("--manifest", str(manifest), cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_identical(tmp_path, source)
+    # Only what was missing (plus the blocks in flight at the interrupt) is fetched again.
+    assert capped.stats.bytes_sent <= SIZE - kept + 6 * MIB
+
+
+def test_sigkill_at_random_moments(
+    tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread, manifest: Path
+) -> None:
+    rng = random.Random(5)
+    final, original = target(tmp_path), (source[0] / source[1].path).read_bytes()
+    for _ in range(5):
+        run = start_cli("--manifest", str(manifest), cwd=tmp_path)
+        try:
+            run.wait(timeout=rng.uniform(0.2, 1.0))
+        except Exception:  # noqa: BLE001  still running: that is the moment to kill it
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=10)
+        # Whatever moment it died at, the final path is absent or complete.
+        assert not final.exists() or final.read_bytes() == original
+    result = run_cli("--manifest", str(manifest), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_identical(tmp_path, source)
+    assert capped.stats.bytes_sent <= 2 * SIZE
+
+
+def test_remote_replaced_between_crash_and_resume(
+    tmp_path: Path, source: tuple[Path, DataFile], manifest: Path
+) -> None:
+    # No hash in the manifest: only the validators can tell the old version from the new.
+    document = json.loads(manifest.read_text())
+    del document["datasets"][0]["sha256"]
+    manifest.write_text(json.dumps(document))
+    interrupt_midway(tmp_path, manifest)
+    served, data = source
+    generate(served, [(data.path, SIZE)], seed=12)  # same size, new bytes, new ETag
+    rerun = run_cli("--manifest", str(manifest), cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "changed on the server" in rerun.stderr
+    assert target(tmp_path).read_bytes() == (served / data.path).read_bytes()
+
+
+def test_damaged_block_is_fetched_again(
+    tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread, manifest: Path
+) -> None:
+    interrupt_midway(tmp_path, manifest)
+    state = state_file.load(tmp_path / "out" / "big.dat.evio-state")
+    last_block = max(state.blocks)
+    part = tmp_path / "out" / "big.dat.evio-part"
+    with part.open("r+b") as handle:
+        handle.seek(last_block * MIB + 123)
+        byte = handle.read(1)
+        handle.seek(last_block * MIB + 123)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    rerun = run_cli("--manifest", str(manifest), cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_identical(tmp_path, source)
+
+
+def test_resume_state_from_elsewhere_without_the_manifest(
+    tmp_path: Path, source: tuple[Path, DataFile], manifest: Path
+) -> None:
+    interrupt_midway(tmp_path, manifest)
+    manifest.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    sidecar = tmp_path / "out" / "big.dat.evio-state"
+    result = run_cli("--resume-state", str(sidecar), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert_identical(tmp_path, source)
+
+
+def test_no_resume_starts_over(
+    tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread, manifest: Path
+) -> None:
+    interrupt_midway(tmp_path, manifest)
+    capped.stats.reset()
+    result = run_cli("--manifest", str(manifest), "--no-resume", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_identical(tmp_path, source)
+    assert capped.stats.bytes_sent >= SIZE
+
+
+def test_second_run_on_the_same_target_reports_busy(
+    tmp_path: Path, source: tuple[Path, DataFile]
+) -> None:
+    served, data = source
+    with ServerThread(served, ServerConfig(rate_per_connection=MIB // 4)) as slow:
+        manifest = write_manifest(
+            tmp_path / "m.json", [(slow.url_for(data.path), "out/big.dat", data)]
+        )
+        first = start_cli("--manifest", str(manifest), cwd=tmp_path)
+        wait_until(lambda: saved_bytes(tmp_path) > 0, 30, "the first run's checkpoint")
+        second = run_cli("--manifest", str(manifest), "--json", cwd=tmp_path)
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=20)
+    assert second.returncode == 1
+    assert json.loads(second.stdout)["files"][0]["error"]["code"] == "busy"
+    assert "another evio-fetch process" in second.stderr
+    assert first.returncode == 130
+    assert saved_bytes(tmp_path) > 0  # the first run's progress was not disturbed
+
+
+def test_state_from_a_newer_version_is_a_clear_error(
+    tmp_path: Path, source: tuple[Path, DataFile], manifest: Path
+) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "big.dat.evio-part").write_bytes(b"")
+    (tmp_path / "out" / "big.dat.evio-state").write_text('{"format": 99, "future": true}')
+    result = run_cli("--manifest", str(manifest), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "newer evio-fetch" in result.stderr and "--no-resume" in result.stderr
+    assert "Traceback" not in result.stderr
+    again = run_cli("--manifest", str(manifest), "--no-resume", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert_identical(tmp_path, source)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00\xff garbage", b'{"format": 1, "size": "x"}'])
+def test_damaged_state_is_set_aside_with_a_warning(
+    tmp_path: Path, source: tuple[Path, DataFile], manifest: Path, garbage: bytes
+) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "big.dat.evio-part").write_bytes(b"x" * 1000)
+    (tmp_path / "out" / "big.dat.evio-state").write_bytes(garbage)
+    result = run_cli("--manifest", str(manifest), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "starting over" in result.stderr
+    assert_identical(tmp_path, source)
+
+
+def test_workers_stop_when_the_parent_is_killed(tmp_path: Path, manifest: Path) -> None:
+    run = start_cli("--manifest", str(manifest), cwd=tmp_path)
+    wait_until(lambda: saved_bytes(tmp_path) > 0, 30, "a first checkpoint")
+    workers = children_of(run.pid)
+    assert workers
+    run.kill()  # the parent alone
+    run.wait(timeout=10)
+    wait_until(lambda: not any(alive(pid) for pid in workers), 10, "the workers to exit")
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
