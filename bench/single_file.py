@@ -122,8 +122,14 @@ def main() -> None:
         choices=["nginx", "loopback"],
         default="nginx" if shutil.which("nginx") else "loopback",
     )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path.cwd(),
+        help="where the served file and the downloads live (e.g. /dev/shm)",
+    )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-", dir=Path.cwd()))
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.dir))
     work.chmod(0o755)  # nginx's workers run as another user
     try:
         served = work / "served"
@@ -131,6 +137,8 @@ def main() -> None:
         serve = nginx if args.server == "nginx" else loopback
         with serve(served) as base:
             rows = rounds(base + "/big.bin", data.sha256, work, args.rounds)
+        print(f"downloads into: {args.dir}")
+        print(f"downloads into: {args.dir}")
         report(rows, data.size, args.server)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -234,3 +234,17 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status
+
+
+def test_second_interrupt_ends_at_once_and_state_still_holds(
+    tmp_path: Path, source: tuple[Path, DataFile], manifest: Path
+) -> None:
+    run = start_cli("--manifest", str(manifest), cwd=tmp_path)
+    wait_until(lambda: saved_bytes(tmp_path) > 4 * MIB, 30, "a checkpoint with 4 MiB")
+    run.send_signal(signal.SIGINT)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=10)
+    assert run.returncode == 130 and "Traceback" not in stderr
+    rerun = run_cli("--manifest", str(manifest), cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_identical(tmp_path, source)
