@@ -15,6 +15,7 @@ Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a 
         ├── TransportError      connection failed, reset or went silent    (transient)
         ├── HTTPStatusError     an error status                            (408 429 5xx: transient)
         ├── RangeError          a 206 whose Content-Range was not what was asked
+        ├── RangesIgnoredError  ranges answered with the whole file (refetched on one stream)
         ├── BodyLengthError     the body was shorter or longer than promised
         ├── NotDataError        an HTML page where data was expected
         ├── SizeMismatchError   the server's size differs from the manifest's
@@ -85,22 +86,25 @@ class TransportError(DownloadError):
     transient = True
 
 
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
 class HTTPStatusError(DownloadError):
     code = "http_status"
 
-    def __init__(self, message: str, hint: str = "", status: int = 0) -> None:
+    def __init__(
+        self, message: str, hint: str = "", status: int = 0, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
+        self.retry_after = retry_after
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message, self.hint, self.status))
+        return (type(self), (self.message, self.hint, self.status, self.retry_after))
 
     @property
     def transient(self) -> bool:  # type: ignore[override]
         return self.status in TRANSIENT_STATUSES
-
-
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class RangeError(DownloadError):
@@ -109,6 +113,13 @@ class RangeError(DownloadError):
 
 class BodyLengthError(DownloadError):
     code = "body_length"
+
+
+class RangesIgnoredError(DownloadError):
+    """A server that honoured ranges answered one with the whole file: fetch it on one
+    stream instead (never seen by users unless it happens again)."""
+
+    code = "ranges_ignored"
 
 
 class NotDataError(DownloadError):
@@ -142,6 +153,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     TransportError,
     HTTPStatusError,
     RangeError,
+    RangesIgnoredError,
     BodyLengthError,
     NotDataError,
     SizeMismatchError,
