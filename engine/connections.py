@@ -12,8 +12,16 @@ from dataclasses import dataclass
 
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.content_range import parse_content_range, range_header
-from evio_fetch.engine.errors import EvioError, RangeError, RemoteChangedError, TransportError
+from evio_fetch.engine.errors import (
+    DiskFullError,
+    EvioError,
+    RangeError,
+    RangesIgnoredError,
+    RemoteChangedError,
+    TransportError,
+)
 from evio_fetch.engine.model import Options
+from evio_fetch.engine.probe import status_error
 from evio_fetch.engine.retry import RetryBudget
 from evio_fetch.engine.segments import Segment
 from evio_fetch.engine.storage import PartFile
@@ -58,10 +66,29 @@ class FileWork:
 
 async def run_connections(work: FileWork, pending: Pending | None) -> None:
     starts = [s for s in work.segments if not s.done]
-    async with asyncio.TaskGroup() as group:
-        for segment in starts:
-            first = pending if pending is not None and pending.segment is segment else None
-            group.create_task(_connection(work, segment, first))
+    try:
+        async with asyncio.TaskGroup() as group:
+            for segment in starts:
+                first = pending if pending is not None and pending.segment is segment else None
+                group.create_task(_connection(work, segment, first))
+    except BaseExceptionGroup as failures:
+        # One connection's failure stops its siblings; the file fails for that one reason.
+        raise _most_telling(failures) from None
+
+
+def _most_telling(failures: BaseExceptionGroup[BaseException]) -> BaseException:
+    flat: list[BaseException] = []
+    pending: list[BaseException] = [failures]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            flat.append(error)
+    ranked = sorted(
+        flat, key=lambda e: (not isinstance(e, DiskFullError), not isinstance(e, EvioError))
+    )
+    return ranked[0]
 
 
 async def _connection(work: FileWork, segment: Segment | None, first: Pending | None) -> None:
@@ -97,19 +124,15 @@ async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None)
             else:
                 await _request_span(work, segment, budget)
         except EvioError as error:
-            if not error.transient or not work.ranged or _give_up(budget):
+            pause = budget.retry_after(error) if work.ranged else None
+            if pause is None:
                 raise
-            await asyncio.sleep(budget.delay())
+            await asyncio.sleep(pause)
         finally:
             if first is not None:
                 first.reply.abandon()
             first = None
     work.asked.pop(id(segment), None)
-
-
-def _give_up(budget: RetryBudget) -> bool:
-    budget.record_failure()
-    return budget.exhausted()
 
 
 def _span_end(segment: Segment) -> int:
@@ -133,11 +156,15 @@ async def _request_span(work: FileWork, segment: Segment, budget: RetryBudget) -
 
 
 def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:
-    if reply.status == 200 and work.validator:
-        raise RemoteChangedError(
-            f"{work.url}: the file changed on the server during the download",
-            "run the same command again to fetch the new version",
-        )
+    if reply.status == 200:
+        if work.validator and work.validator not in _validators(reply):
+            raise RemoteChangedError(
+                f"{work.url}: the file changed on the server during the download",
+                "run the same command again to fetch the new version",
+            )
+        raise RangesIgnoredError(f"{work.url}: the server stopped honouring byte ranges")
+    if reply.status >= 400:
+        raise status_error(reply.status, reply.headers, reply.url)
     span = parse_content_range(reply.headers.get("Content-Range"))
     if reply.status != 206 or span != (first, last, work.total):
         got = reply.headers.get("Content-Range")
@@ -146,6 +173,10 @@ def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:
             f"with Content-Range {got!r}",
             "the server's range support is unreliable; try --segments 1",
         )
+
+
+def _validators(reply: Reply) -> tuple[str | None, str | None]:
+    return reply.headers.get("ETag"), reply.headers.get("Last-Modified")
 
 
 async def _pump(

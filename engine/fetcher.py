@@ -15,7 +15,12 @@ from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
 from evio_fetch.engine.connections import UNBOUNDED, FileWork, Pending, run_connections
-from evio_fetch.engine.errors import EvioError, StateError, StateVersionError
+from evio_fetch.engine.errors import (
+    EvioError,
+    RangesIgnoredError,
+    StateError,
+    StateVersionError,
+)
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -56,6 +61,8 @@ class Download:
     # Set once bytes are kept across failures: from then on a failure retries the segment
     # from where it stopped, never the whole file.
     keeps_progress: bool = False
+    # Set when the server's ranges proved unreliable: fetch the whole file on one stream.
+    one_stream: bool = False
 
     def progress(self) -> Progress:
         segments = self.segments
@@ -95,13 +102,15 @@ async def fetch(download: Download, ctx: Context) -> Event:
     while True:
         try:
             return await _attempt(download, ctx)
+        except RangesIgnoredError:
+            if download.one_stream:
+                raise
+            download.one_stream, download.keeps_progress = True, False
         except EvioError as error:
-            if not error.transient or download.keeps_progress:
+            pause = None if download.keeps_progress else budget.retry_after(error)
+            if pause is None:
                 raise
-            budget.record_failure()
-            if budget.exhausted():
-                raise
-            await asyncio.sleep(budget.delay())
+            await asyncio.sleep(pause)
 
 
 async def _attempt(download: Download, ctx: Context) -> Event:
@@ -113,10 +122,12 @@ async def _attempt(download: Download, ctx: Context) -> Event:
         if target is not None:
             part = await PartFile.acquire(part_path(target))
             resume = _load_resume(part, target, download, ctx)
+            if resume is None and spec.size is not None:
+                part.preallocate(spec.size)  # a full disk shows before any byte is asked for
         while True:
             start, validator = _probe_from(resume)
-            url = source_url(spec, ctx.options)
-            async with ctx.transport.get(url, probe_headers(start, validator)) as reply:
+            headers = probe_headers(start, validator, ranged=not download.one_stream)
+            async with ctx.transport.get(source_url(spec, ctx.options), headers) as reply:
                 probe = read_probe(reply.status, reply.headers, reply.url, spec, start)
                 if target is None or part is None:
                     target = _named_target(spec, probe, reply.url)
@@ -163,7 +174,7 @@ def _load_resume(part: PartFile, target: Path, download: Download, ctx: Context)
     """What a previous run left beside the target, if it can be trusted; otherwise nothing is
     left there to confuse this run."""
     path = state_path(target)
-    if not ctx.options.resume or not path.exists():
+    if not ctx.options.resume or download.one_stream or not path.exists():
         _start_over(part, target)
         return None
     try:
@@ -213,7 +224,9 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
         job.digests = BlockDigests(probe.total)
     else:
         download.segments = [Segment(0, UNBOUNDED if probe.total is None else probe.total, 0)]
-    if job.digests is not None:
+    # A file the probe brings whole is done before a checkpoint could help.
+    whole_in_probe = job.resume is None and probe.stop == probe.total
+    if job.digests is not None and not whole_in_probe:
         job.checkpoint = Checkpoint(
             state_path(job.target), job.part, _template(spec, job), download.segments, job.digests
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from evio_fetch.engine.content_range import content_length, parse_content_range
 from evio_fetch.engine.errors import (
@@ -17,15 +19,19 @@ from evio_fetch.engine.errors import (
     SizeMismatchError,
 )
 from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.retry import parse_retry_after
 
 PROBE_SPAN = 1024 * 1024
 
 
-def probe_headers(start: int, validator: str | None) -> dict[str, str]:
-    """Ask for one block from ``start``; with a validator, only if the file is unchanged."""
-    headers = {"Range": f"bytes={start}-{start + PROBE_SPAN - 1}", "Accept-Encoding": "identity"}
-    if validator:
-        headers["If-Range"] = validator
+def probe_headers(start: int, validator: str | None, ranged: bool = True) -> dict[str, str]:
+    """Ask for one block from ``start``; with a validator, only if the file is unchanged.
+    Without ``ranged``, a plain GET of the whole file (for servers whose ranges fail)."""
+    headers = {"Accept-Encoding": "identity"}
+    if ranged:
+        headers["Range"] = f"bytes={start}-{start + PROBE_SPAN - 1}"
+        if validator:
+            headers["If-Range"] = validator
     return headers
 
 
@@ -54,11 +60,8 @@ def read_probe(
     total, ranged, stop = _size_and_ranges(status, headers, url, start)
     if not ranged:
         start = 0  # a whole-file answer starts at the beginning, whatever was asked
-    if spec.drive_id is not None and spec.url is None and _is_page(headers):
-        raise NotDataError(
-            f"{spec.label}: Google Drive answered with a web page instead of the file",
-            f"download it by hand from https://drive.google.com/file/d/{spec.drive_id}/view",
-        )
+    if status in (200, 206) and _is_page(headers) and not _wants_page(spec, url):
+        raise _page_error(spec, url)
     if spec.size is not None and total is not None and total != spec.size:
         raise SizeMismatchError(
             f"{spec.label}: the server has {total} bytes, the manifest says {spec.size}",
@@ -72,6 +75,24 @@ def read_probe(
         etag=headers.get("ETag"),
         last_modified=headers.get("Last-Modified"),
         content_disposition=headers.get("Content-Disposition"),
+    )
+
+
+def _wants_page(spec: FileSpec, url: str) -> bool:
+    """Whether the file asked for is itself a web page (by its name)."""
+    name = spec.target or urlsplit(url).path
+    return name.lower().endswith((".html", ".htm", ".xhtml"))
+
+
+def _page_error(spec: FileSpec, url: str) -> NotDataError:
+    if spec.drive_id is not None and spec.url is None:
+        return NotDataError(
+            f"{spec.label}: Google Drive answered with a web page instead of the file",
+            f"download it by hand from https://drive.google.com/file/d/{spec.drive_id}/view",
+        )
+    return NotDataError(
+        f"{spec.label}: {url} answered with a web page instead of the file",
+        "the link may lead to a login or landing page; open it in a browser to find the file",
     )
 
 
@@ -98,7 +119,7 @@ def _size_and_ranges(
     if status == 416 and span is not None and span.total is not None and span.total <= start:
         # Nothing at ``start``: an empty file when start is 0.
         return span.total, span.total > 0, span.total
-    raise HTTPStatusError(f"{url}: the server answered HTTP {status}", _status_hint(status), status)
+    raise status_error(status, headers, url)
 
 
 def _bad_range(url: str, first: int, last: int, headers: Mapping[str, str]) -> RangeError:
@@ -106,6 +127,14 @@ def _bad_range(url: str, first: int, last: int, headers: Mapping[str, str]) -> R
         f"{url}: asked for bytes {first}-{last}, got Content-Range "
         f"{headers.get('Content-Range')!r}",
         "the server's range support is broken; try --segments 1",
+    )
+
+
+def status_error(status: int, headers: Mapping[str, str], url: str) -> HTTPStatusError:
+    """The error for an answer that carries no data, with the pause the server asked for."""
+    retry_after = parse_retry_after(headers.get("Retry-After"), datetime.now(UTC))
+    return HTTPStatusError(
+        f"{url}: the server answered HTTP {status}", _status_hint(status), status, retry_after
     )
 
 
