@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
-from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError
+from evio_fetch.engine.errors import ChecksumMismatchError, DiskFullError, DownloadError
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -22,6 +22,7 @@ from evio_fetch.engine.model import (
     FileSpec,
     Job,
     Options,
+    Outcome,
     PlanItem,
     Progress,
     Started,
@@ -82,6 +83,7 @@ class _Run:
         self._queue = deque(item.spec for item in items if item.action != "skip")
         self._active: dict[int, _Active] = {}
         self._workers: list[WorkerHandle] = []
+        self._device_full: Failure | None = None
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_out.setblocking(False)
         for item in items:
@@ -97,7 +99,9 @@ class _Run:
                 )
 
     def loop(self) -> None:
-        while self._queue or self._active:
+        # A full device stops the whole run: every other file would fail the same way, and
+        # the ones in flight keep their progress for a later resume.
+        while (self._queue or self._active) and self._device_full is None:
             self._dispatch()
             waitables: list[Connection | socket.socket | int] = [self._wake_in]
             waitables += [w.conn for w in self._workers]
@@ -107,16 +111,14 @@ class _Run:
             self._collect_hashes()
 
     def results(self, interrupted: bool) -> list[FileResult]:
-        out = []
-        for spec in self._specs:
-            result = self._results.get(spec.index)
-            if result is None:
-                failure = INTERRUPTED if interrupted else to_failure(DownloadError("not attempted"))
-                result = FileResult(
-                    spec=spec, outcome="failed", target=spec.target, failure=failure
-                )
-            out.append(result)
-        return out
+        return [self._results.get(s.index) or self._unfinished(s, interrupted) for s in self._specs]
+
+    def _unfinished(self, spec: FileSpec, interrupted: bool) -> FileResult:
+        failure = self._device_full or (
+            INTERRUPTED if interrupted else to_failure(DownloadError("not attempted"))
+        )
+        outcome: Outcome = "failed" if spec.index in self._active else "skipped"
+        return FileResult(spec=spec, outcome=outcome, target=spec.target, failure=failure)
 
     def close(self) -> bool:
         """Stop the workers (they save their progress); True if a second interrupt cut the
@@ -258,6 +260,8 @@ class _Run:
             return
         if active.hasher is not None:
             active.hasher.cancel()
+        if failure.code == DiskFullError.code:
+            self._device_full = failure
         self._finish(
             FileResult(
                 spec=active.spec,
