@@ -146,6 +146,11 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                     resume = None
                     continue
                 return await _download(download, ctx, _Job(target, part, probe, reply, resume))
+    except BaseException:
+        # Nothing resumable was written (no state beside it): leave no empty file behind.
+        if part is not None and target is not None and not state_path(target).exists():
+            part.discard()
+        raise
     finally:
         if part is not None:
             part.close()

@@ -21,6 +21,7 @@ USER_AGENT = f"evio-fetch/{VERSION}"
 # socket at twice this, which bounds the bytes buffered per connection.
 READ_BUFFER = 1024 * 1024
 MAX_REDIRECTS = 10
+MAX_HEADER = 16 * 1024
 
 
 class Reply:
@@ -65,8 +66,8 @@ class Transport:
             cookie_jar=aiohttp.CookieJar(unsafe=True),
             headers={"User-Agent": USER_AGENT},
             read_bufsize=READ_BUFFER,
-            max_line_size=16 * 1024,
-            max_field_size=16 * 1024,
+            max_line_size=MAX_HEADER,
+            max_field_size=MAX_HEADER,
         )
         return self
 
@@ -110,11 +111,16 @@ def _mapped_errors(url: str) -> Iterator[None]:
     except aiohttp.InvalidURL:
         raise DownloadError(f"{url}: not a valid URL", "check the link") from None
     except aiohttp.ClientResponseError as error:
-        raise DownloadError(
-            f"{url}: the server sent a malformed response ({error.message})", ""
-        ) from None
+        raise DownloadError(f"{url}: {_malformed(error.message)}", "") from None
     except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as error:
         raise TransportError(f"{url}: {_describe(error)}", "") from None
+
+
+def _malformed(detail: str) -> str:
+    # aiohttp quotes the raw bytes it choked on; a person needs the reason, not the bytes.
+    if "Got more than" in detail:
+        return f"the server sent a response header longer than {MAX_HEADER // 1024} KiB"
+    return f"the server sent a malformed response ({detail[:200]})"
 
 
 def _describe(error: BaseException) -> str:
