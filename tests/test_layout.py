@@ -58,8 +58,8 @@ def test_the_engine_knows_nothing_of_the_terminal(path: Path) -> None:
     in_loopback = path.parent.name == "loopback"
     assert "rich" not in roots, path
     assert not any(n.startswith("evio_fetch.cli") for n in imports_of(path)), path
-    # The loopback server is also a small program of its own (python -m ...server).
-    assert "argparse" not in roots or (in_loopback and path.name == "server.py"), path
+    # The loopback servers are also small programs of their own (python -m ...).
+    assert "argparse" not in roots or in_loopback, path
     assert "aiohttp" not in roots or path.name == "transport.py" or in_loopback, path
 
 
