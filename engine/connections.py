@@ -8,12 +8,16 @@ already in flight."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.content_range import parse_content_range, range_header
+from evio_fetch.engine.drive_pages import is_html_page
 from evio_fetch.engine.errors import (
     DiskFullError,
+    DriveError,
     EvioError,
     RangeError,
     RangesIgnoredError,
@@ -32,6 +36,8 @@ from evio_fetch.engine.transport import Reply, Transport
 MIN_SPLIT = BLOCK_SIZE
 # Stands for "until the server stops" in a stream of unknown length.
 UNBOUNDED = 1 << 62
+# Drive cuts transfers after about an hour; a link renewed more often than this is broken.
+MAX_RENEWALS = 8
 
 
 @dataclass(slots=True)
@@ -59,6 +65,23 @@ class FileWork:
     ranged: bool
     # How far each segment's open request reaches; the rest of the segment is free to split.
     asked: dict[int, int]
+    # For sources whose URL expires (Google Drive): asks for a fresh URL to the same bytes.
+    refresh: Callable[[], Awaitable[str]] | None = None
+    renewals: int = 0
+    renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def renew(self, stale: str) -> None:
+        """Replace an expired URL, once for all the connections that found it expired."""
+        async with self.renewing:
+            if self.url != stale or self.refresh is None:
+                return
+            if self.renewals >= MAX_RENEWALS:
+                raise DriveError(
+                    f"{stale}: Google Drive withdrew the download link {self.renewals} times",
+                    "run the same command again later: the download resumes",
+                )
+            self.renewals += 1
+            self.url = await self.refresh()
 
     def free(self, segment: Segment) -> int:
         return segment.end - max(segment.pos, self.asked.get(id(segment), segment.pos))
@@ -123,6 +146,8 @@ async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None)
                 await _pump(work, first.reply, segment, budget, first.stop)
             else:
                 await _request_span(work, segment, budget)
+        except _Expired as expired:
+            await work.renew(expired.url)
         except EvioError as error:
             pause = budget.retry_after(error) if work.ranged else None
             if pause is None:
@@ -150,9 +175,25 @@ async def _request_span(work: FileWork, segment: Segment, budget: RetryBudget) -
     headers = {"Range": range_header(segment.pos, stop - 1), "Accept-Encoding": "identity"}
     if work.validator:
         headers["If-Range"] = work.validator
-    async with work.transport.get(work.url, headers) as reply:
+    url = work.url
+    async with work.transport.get(url, headers) as reply:
+        if work.refresh is not None and (reply.status in (401, 403) or is_html_page(reply.headers)):
+            raise _Expired(url)
         check_span(reply, work, segment.pos, stop - 1)
         await _pump(work, reply, segment, budget, stop)
+
+
+class _Expired(EvioError):
+    """The source's URL no longer serves the bytes (Drive drops long transfers)."""
+
+    code = "source_expired"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url}: the download link expired")
+        self.url = url
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.url,))
 
 
 def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:

@@ -21,7 +21,10 @@ Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a 
         ├── SizeMismatchError   the server's size differs from the manifest's
         ├── ChecksumMismatchError  the SHA256 of the bytes differs from the manifest's
         ├── RemoteChangedError  the remote file changed while it was being fetched
-        └── UnsafeNameError     the server's file name cannot be used safely
+        ├── UnsafeNameError     the server's file name cannot be used safely
+        └── DriveError          Google Drive gave no way to the bytes
+            ├── DriveQuotaError     "too many users have viewed or downloaded this file"
+            └── DriveSignInError    not shared publicly, or its resource key is missing
 
 Workers never raise across the process boundary: they send ``Failure`` values (engine.model),
 made from these errors by ``to_failure`` and turned back into text by the command line.
@@ -142,6 +145,18 @@ class UnsafeNameError(DownloadError):
     code = "unsafe_name"
 
 
+class DriveError(DownloadError):
+    code = "drive_no_link"
+
+
+class DriveQuotaError(DriveError):
+    code = "drive_quota"
+
+
+class DriveSignInError(DriveError):
+    code = "drive_signin"
+
+
 ALL_ERRORS: tuple[type[EvioError], ...] = (
     UsageError,
     ManifestError,
@@ -160,4 +175,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     ChecksumMismatchError,
     RemoteChangedError,
     UnsafeNameError,
+    DriveError,
+    DriveQuotaError,
+    DriveSignInError,
 )

@@ -5,8 +5,8 @@ parent's hash verdict, move into place."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +15,11 @@ from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
 from evio_fetch.engine.connections import UNBOUNDED, FileWork, Pending, run_connections
+from evio_fetch.engine.content_range import parse_content_range
 from evio_fetch.engine.errors import (
     EvioError,
     RangesIgnoredError,
+    RemoteChangedError,
     StateError,
     StateVersionError,
 )
@@ -88,11 +90,28 @@ class _Job:
     checkpoint: Checkpoint | None = None
 
 
-def source_url(spec: FileSpec, options: Options) -> str:
+def open_source(
+    ctx: Context, spec: FileSpec, headers: Mapping[str, str]
+) -> AbstractAsyncContextManager[Reply]:
+    """The reply to ``headers`` from the file's source: its URL, or Drive's flow for its ID."""
     if spec.url is not None:
-        return spec.url
-    assert spec.drive_id is not None, "a FileSpec has a url or a drive_id"
-    return drive.download_url(options.drive_url, spec.drive_id, spec.resource_key)
+        return ctx.transport.get(spec.url, headers)
+    return drive.open_file(ctx.transport, spec, ctx.options.drive_url, headers)
+
+
+async def _fresh_drive_url(ctx: Context, spec: FileSpec, total: int | None) -> str:
+    """Resolve Drive's flow again for a download in progress: the same file, a new URL."""
+    async with open_source(
+        ctx, spec, {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
+    ) as reply:
+        span = parse_content_range(reply.headers.get("Content-Range"))
+        reply.abandon()
+        if reply.status != 206 or span is None or span.total != total:
+            raise RemoteChangedError(
+                f"{spec.label}: the file changed on Google Drive during the download",
+                "run the same command again to fetch the new version",
+            )
+        return reply.url
 
 
 async def fetch(download: Download, ctx: Context) -> Event:
@@ -127,7 +146,7 @@ async def _attempt(download: Download, ctx: Context) -> Event:
         while True:
             start, validator = _probe_from(resume)
             headers = probe_headers(start, validator, ranged=not download.one_stream)
-            async with ctx.transport.get(source_url(spec, ctx.options), headers) as reply:
+            async with open_source(ctx, spec, headers) as reply:
                 probe = read_probe(reply.status, reply.headers, reply.url, spec, start)
                 if target is None or part is None:
                     target = _named_target(spec, probe, reply.url)
@@ -282,6 +301,9 @@ async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
         ranged=job.probe.ranged,
         asked={},
     )
+    if download.spec.url is None:
+        total = job.probe.total
+        work.refresh = lambda: _fresh_drive_url(ctx, download.spec, total)
     keeper = asyncio.create_task(job.checkpoint.keep()) if job.checkpoint is not None else None
     try:
         await run_connections(work, _pending(job, download.segments))
