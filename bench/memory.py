@@ -35,15 +35,39 @@ def main() -> None:
             for data in files:
                 out = work / f"out-{data.path}"
                 manifest = work / f"{data.path}.json"
-                manifest.write_text(json.dumps({"datasets": [
-                    {"url": f"{base}/{data.path}", "path": data.path, "sha256": data.sha256}]}))
-                measured = run([sys.executable, "-m", "evio_fetch.cli", "--manifest",
-                                str(manifest), "--root", str(out), "--quiet",
-                                "--segments", str(args.segments)])
+                manifest.write_text(
+                    json.dumps(
+                        {
+                            "datasets": [
+                                {
+                                    "url": f"{base}/{data.path}",
+                                    "path": data.path,
+                                    "sha256": data.sha256,
+                                }
+                            ]
+                        }
+                    )
+                )
+                measured = run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "evio_fetch.cli",
+                        "--manifest",
+                        str(manifest),
+                        "--root",
+                        str(out),
+                        "--quiet",
+                        "--segments",
+                        str(args.segments),
+                    ]
+                )
                 assert measured.returncode == 0, measured.stderr
-                print(f"| {data.size >> 20} MiB | {args.segments} | {measured.wall:.1f} | "
-                      f"{measured.peak_tree_rss / 2**20:.0f} | "
-                      f"{measured.peak_process_rss / 2**20:.0f} |")
+                print(
+                    f"| {data.size >> 20} MiB | {args.segments} | {measured.wall:.1f} | "
+                    f"{measured.peak_tree_rss / 2**20:.0f} | "
+                    f"{measured.peak_process_rss / 2**20:.0f} |"
+                )
                 shutil.rmtree(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
