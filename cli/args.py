@@ -60,8 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evio-fetch",
         description="Fetch every file of a dataset manifest, or the URLs and Google Drive links "
         "given, to its place: segmented, resumable, SHA256-verified.",
-        epilog="Without SOURCE, the manifest is read. Exit status: 0 all present and valid, "
-        "1 some files failed, 2 nothing could be attempted, 130 interrupted (re-run to resume).",
+        epilog="Without SOURCE, the manifest is read. `evio-fetch manifest --help` shows how "
+        "to write a manifest from a Drive folder or a list of URLs. Exit status: 0 all "
+        "present and valid, 1 some files failed, 2 nothing could be attempted, "
+        "130 interrupted (re-run to resume).",
     )
     add = parser.add_argument
     add(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
+from rich.text import Text
 
-from evio_fetch.cli import demo
+from evio_fetch.cli import demo, manifest_command
 from evio_fetch.cli.args import Args, parse
 from evio_fetch.cli.plan_view import plan_lines
 from evio_fetch.cli.render import make_display
@@ -30,23 +31,35 @@ DRIVE_BURST_LIMIT = 5
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True, highlight=False)
+    if words[:1] == ["manifest"]:
+        return _guarded(console, lambda: manifest_command.run(words[1:], console))
+    args = parse(words)
+    return _guarded(console, lambda: _fetch_or_demo(args, console))
+
+
+def _fetch_or_demo(args: Args, console: Console) -> int:
+    if args.demo_requested:
+        return demo.run_demo(args, console)
+    return fetch_all(args, console)
+
+
+def _guarded(console: Console, work: Callable[[], int]) -> int:
+    """Our errors become one line and an exit status; an interrupt before any download, 130."""
     try:
-        if args.demo_requested:
-            return demo.run_demo(args, console)
-        return fetch_all(args, console)
+        return work()
     except EvioError as error:
         print_error(console, error)
         return error.exit_status
     except KeyboardInterrupt:
-        # Interrupted before any download began: nothing to save.
         console.print("Interrupted.", markup=False)
         return EXIT_INTERRUPTED
 
 
 def print_error(console: Console, error: EvioError) -> None:
-    console.print(f"[bold red]evio-fetch: error:[/] {error.message}", markup=True, soft_wrap=True)
+    # A Text, never markup: messages carry names from the network.
+    console.print(Text.assemble(("evio-fetch: error: ", "bold red"), error.message), soft_wrap=True)
     if error.hint:
         console.print(f"  hint: {error.hint}", soft_wrap=True, markup=False)
 
