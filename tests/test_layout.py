@@ -137,3 +137,15 @@ def test_installed_wheel_runs(tmp_path: Path) -> None:
     )
     assert all(line.startswith(str(env_dir)) for line in where.stdout.splitlines())
     assert not (site / "engine").exists() and not (site / "cli").exists()
+
+
+def test_docs_list_every_error_code() -> None:
+    from evio_fetch.engine.errors import ALL_ERRORS  # noqa: PLC0415
+
+    documented = (REPO / "docs" / "errors.md").read_text()
+    rows = {line.split("|")[1].strip(" `") for line in documented.splitlines()
+            if line.startswith("| `")}
+    codes = {error.code for error in ALL_ERRORS} | {"interrupted", "internal"}
+    assert rows == codes
+    for error in ALL_ERRORS:
+        assert f"| `{error.code}` | {error.exit_status} |" in documented
