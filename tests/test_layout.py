@@ -143,8 +143,9 @@ def test_docs_list_every_error_code() -> None:
     from evio_fetch.engine.errors import ALL_ERRORS  # noqa: PLC0415
 
     documented = (REPO / "docs" / "errors.md").read_text()
-    rows = {line.split("|")[1].strip(" `") for line in documented.splitlines()
-            if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip(" `") for line in documented.splitlines() if line.startswith("| `")
+    }
     codes = {error.code for error in ALL_ERRORS} | {"interrupted", "internal"}
     assert rows == codes
     for error in ALL_ERRORS:

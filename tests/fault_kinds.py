@@ -1,0 +1,100 @@
+"""The misbehaviours the fault server of faults.py can be told to show, and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fault:
+    """When a misbehaviour applies: to requests ``skip + 1`` .. ``skip + times`` of its path."""
+
+    skip: int = 0
+    times: int | None = None
+
+    def applies(self, number: int) -> bool:
+        return number > self.skip and (self.times is None or number <= self.skip + self.times)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reset(Fault):
+    """Send the headers and ``after`` body bytes, then reset the connection (RST)."""
+
+    after: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Close(Fault):
+    """Send the headers and ``after`` body bytes, then close cleanly (FIN): a short body."""
+
+    after: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stall(Fault):
+    """Send ``after`` body bytes, then nothing for ``seconds`` (or until the client leaves)."""
+
+    after: int
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trickle(Fault):
+    """Send the body in pieces of ``piece`` bytes, one every ``interval`` seconds."""
+
+    piece: int
+    interval: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Status(Fault):
+    """Answer ``code`` with a small HTML page; ``retry_after`` seconds, sent as a number or,
+    with ``as_date``, as the HTTP date that far ahead."""
+
+    code: int
+    retry_after: float | None = None
+    as_date: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class IgnoreRange(Fault):
+    """Answer a Range request 200 with the whole body, as a server without range support."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrongRange(Fault):
+    """Answer a Range request 206 with other bytes than asked, ``shift`` bytes away, and a
+    Content-Range that truthfully names them."""
+
+    shift: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class LongBody(Fault):
+    """Send the whole promised body, then ``extra`` bytes of garbage on the same connection."""
+
+    extra: int = 4 * KIB
+
+
+@dataclass(frozen=True, kw_only=True)
+class Html(Fault):
+    """Answer 200 with an HTML page (``Content-Type: text/html``), like a login or error page."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Redirect(Fault):
+    """Answer ``status`` with ``Location: to`` (and a cookie, when ``set_cookie`` is given)."""
+
+    to: str
+    status: int = 302
+    set_cookie: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HugeHeader(Fault):
+    """The normal answer with one extra header of ``size`` bytes."""
+
+    size: int = 100 * KIB
