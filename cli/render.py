@@ -25,7 +25,7 @@ from rich.text import Text
 
 from evio_fetch.cli.units import clock_duration, human_bytes, human_duration, human_rate
 from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
-from evio_fetch.engine.observer import Observer
+from evio_fetch.engine.observer import NullObserver, Observer
 
 Clock = Callable[[], float]
 
@@ -167,8 +167,11 @@ def _print_plain(console: Console, line: str, style: str = "") -> None:
 # Plain and quiet -------------------------------------------------------------------------
 
 
-class _Silent:
-    """Observer calls that the non-live displays ignore."""
+class _LineDisplay(NullObserver):
+    """The non-live displays: progress is ignored; warnings print one line each."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
 
     def __enter__(self) -> Self:
         return self
@@ -181,27 +184,12 @@ class _Silent:
     ) -> None:
         return None
 
-    def planned(self, plan: list[PlanItem]) -> None:
-        return None
-
-    def started(self, spec: FileSpec, name: str, size: int | None, done: int) -> None:
-        return None
-
-    def advanced(self, spec: FileSpec, done: int) -> None:
-        return None
-
-    def verifying(self, spec: FileSpec) -> None:
-        return None
-
-
-class PlainDisplay(_Silent):
-    """No animation: one line per finished or failed file, for logs and pipes."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-
     def warned(self, spec: FileSpec, message: str) -> None:
         _print_plain(self._console, f"warning: {spec.label}: {message}", "yellow")
+
+
+class PlainDisplay(_LineDisplay):
+    """No animation: one line per finished or failed file, for logs and pipes."""
 
     def finished(self, result: FileResult) -> None:
         line = plain_line(result)
@@ -209,14 +197,8 @@ class PlainDisplay(_Silent):
             _print_plain(self._console, line, "red" if result.outcome == "failed" else "")
 
 
-class QuietDisplay(_Silent):
+class QuietDisplay(_LineDisplay):
     """``--quiet``: failures and warnings only, one line each."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-
-    def warned(self, spec: FileSpec, message: str) -> None:
-        _print_plain(self._console, f"warning: {spec.label}: {message}", "yellow")
 
     def finished(self, result: FileResult) -> None:
         if result.outcome == "failed":
