@@ -12,7 +12,6 @@ from types import FrameType
 from rich.console import Console
 from rich.text import Text
 
-from evio_fetch.cli import demo, manifest_command
 from evio_fetch.cli.args import Args, parse
 from evio_fetch.cli.plan_view import plan_lines
 from evio_fetch.cli.render import make_display
@@ -34,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True, highlight=False)
     if words[:1] == ["manifest"]:
+        from evio_fetch.cli import manifest_command  # noqa: PLC0415  (imported when used)
+
         return _guarded(console, lambda: manifest_command.run(words[1:], console))
     args = parse(words)
     return _guarded(console, lambda: _fetch_or_demo(args, console))
@@ -41,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fetch_or_demo(args: Args, console: Console) -> int:
     if args.demo_requested:
+        from evio_fetch.cli import demo  # noqa: PLC0415  (its server is needed only here)
+
         return demo.run_demo(args, console)
     return fetch_all(args, console)
 

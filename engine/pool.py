@@ -12,7 +12,7 @@ from multiprocessing.process import BaseProcess
 import msgspec
 
 from evio_fetch.engine.model import Batch, Command, Options, Stop
-from evio_fetch.engine.worker import worker_main
+from evio_fetch.engine.worker_entry import start
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Batch)
@@ -47,7 +47,7 @@ def start_worker(options: Options) -> WorkerHandle:
     context = multiprocessing.get_context("spawn")
     parent_end, child_end = context.Pipe(duplex=True)
     process = context.Process(
-        target=worker_main,
+        target=start,
         args=(child_end, msgspec.msgpack.encode(options)),
         name="evio-fetch worker",
         daemon=True,

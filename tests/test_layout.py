@@ -150,3 +150,15 @@ def test_docs_list_every_error_code() -> None:
     assert rows == codes
     for error in ALL_ERRORS:
         assert f"| `{error.code}` | {error.exit_status} |" in documented
+
+
+def test_the_parent_never_imports_the_http_client() -> None:
+    """The command line starts fast: only worker processes load aiohttp and uvloop."""
+    probe = (
+        "import sys, evio_fetch.cli.main, evio_fetch.engine.runner; "
+        "print(sorted(m for m in ('aiohttp', 'uvloop') if m in sys.modules))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=Path("/")
+    )
+    assert shown.stdout.strip() == "[]"
