@@ -12,10 +12,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import evio_fetch
 
 from evio_fetch.engine.loopback.drive_emulator import DriveEmulatorThread
 
@@ -45,18 +46,7 @@ def main() -> None:
                 out = work / f"s{segments}"
                 began = time.monotonic()
                 done = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "evio_fetch.cli",
-                        "--manifest",
-                        str(MANIFEST),
-                        "--root",
-                        str(out),
-                        "--segments",
-                        segments,
-                        "--quiet",
-                    ],
+                    evio_fetch(MANIFEST, out, "--segments", segments),
                     env={**os.environ, "EVIO_FETCH_DRIVE_URL": drive.base_url},
                     capture_output=True,
                     text=True,

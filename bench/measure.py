@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -14,6 +15,21 @@ from pathlib import Path
 
 SAMPLE_EVERY = 0.02
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def evio_fetch(manifest: Path, root: Path, *options: str) -> list[str]:
+    """The command that fetches ``manifest`` under ``root`` quietly, with ``options``."""
+    return [
+        sys.executable,
+        "-m",
+        "evio_fetch.cli",
+        "--manifest",
+        str(manifest),
+        "--root",
+        str(root),
+        "--quiet",
+        *options,
+    ]
 
 
 @dataclass(frozen=True)

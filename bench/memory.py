@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from measure import run
+from measure import evio_fetch, run
 from single_file import nginx
 
 from evio_fetch.engine.loopback.dataset import generate
@@ -48,20 +47,7 @@ def main() -> None:
                         }
                     )
                 )
-                measured = run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "evio_fetch.cli",
-                        "--manifest",
-                        str(manifest),
-                        "--root",
-                        str(out),
-                        "--quiet",
-                        "--segments",
-                        str(args.segments),
-                    ]
-                )
+                measured = run(evio_fetch(manifest, out, "--segments", str(args.segments)))
                 assert measured.returncode == 0, measured.stderr
                 print(
                     f"| {data.size >> 20} MiB | {args.segments} | {measured.wall:.1f} | "

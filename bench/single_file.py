@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from measure import Measured, run
+from measure import Measured, evio_fetch, run
 
 from evio_fetch.engine.loopback.dataset import generate
 
@@ -86,18 +86,7 @@ def evio(url: str, out: Path, segments: int, sha256: str) -> list[str]:
     manifest.write_text(
         json.dumps({"datasets": [{"url": url, "path": "big.bin", "sha256": sha256}]})
     )
-    return [
-        sys.executable,
-        "-m",
-        "evio_fetch.cli",
-        "--manifest",
-        str(manifest),
-        "--root",
-        str(out),
-        "--segments",
-        str(segments),
-        "--quiet",
-    ]
+    return evio_fetch(manifest, out, "--segments", str(segments))
 
 
 def curl(url: str, out: Path) -> list[str]:

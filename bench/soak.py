@@ -15,10 +15,11 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import evio_fetch
 
 from evio_fetch.engine.loopback.dataset import generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
@@ -61,16 +62,7 @@ def soak(work: Path, size: int, kills: int, cap: int, seed: int) -> None:
                 }
             )
         )
-        command = [
-            sys.executable,
-            "-m",
-            "evio_fetch.cli",
-            "--manifest",
-            str(manifest),
-            "--root",
-            str(work),
-            "--quiet",
-        ]
+        command = evio_fetch(manifest, work)
         done_kills = 0
         while done_kills < kills:
             moment = rng.uniform(0.3, 3.0)

@@ -82,7 +82,7 @@ def test_segments_beat_one_stream_under_the_cap(
     times = {}
     for segments in ("1", "4"):
         status, report, stderr = fetch(
-            tmp_path / "", drive, entries, "--segments", segments, "--root", f"s{segments}"
+            tmp_path, drive, entries, "--segments", segments, "--root", f"s{segments}"
         )
         assert status == 0, stderr
         times[segments] = report["files"][0]["seconds"]  # type: ignore[index]
