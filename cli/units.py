@@ -25,7 +25,9 @@ def _scaled(value: float) -> str:
 def _scaled_units(sign: str, value: float) -> str:
     for unit in _UNITS:
         value /= 1024
-        text = f"{value:.{_DECIMALS[unit]}f}"
+        # Four integer digits leave room for one decimal only: "1000.0 TiB", never wider.
+        decimals = min(_DECIMALS[unit], 1) if value >= 999.995 else _DECIMALS[unit]
+        text = f"{value:.{decimals}f}"
         # Rounding can reach 1024 (1023.96 KiB -> "1024.0 KiB"): move to the next unit instead.
         if float(text) < 1024 or unit == _UNITS[-1]:
             return f"{sign}{text} {unit}"
