@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
+from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.version import VERSION
 
 DEFAULT_MANIFEST = Path("docs/data/datasets.json")
@@ -53,6 +54,13 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value
+
+
+def _rate(text: str) -> int:
+    try:
+        return parse_rate(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="abandon a connection that receives nothing for this long (default: 30)",
     )
     add(
+        "--max-speed",
+        type=_rate,
+        metavar="RATE",
+        help="cap the total download rate across all connections and workers, in bytes "
+        "per second: 500K, 20M, 1.5G (powers of 1024)",
+    )
+    add(
         "--json", action="store_true", help="print a JSON report of every file on stdout at the end"
     )
     add(
@@ -179,6 +194,7 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         timeout=ns.timeout,
         verify=ns.verify,
         resume=not ns.no_resume,
+        max_speed=ns.max_speed,
         drive_url=os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
     )
     return Args(

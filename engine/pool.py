@@ -12,6 +12,7 @@ from multiprocessing.process import BaseProcess
 import msgspec
 
 from evio_fetch.engine.model import Batch, Command, Options, Stop
+from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.worker_entry import start
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -43,12 +44,19 @@ class WorkerHandle:
         return batches
 
 
-def start_worker(options: Options) -> WorkerHandle:
+def shared_pace(options: Options) -> SharedPace | None:
+    """The one budget all workers of a run draw from under ``--max-speed``."""
+    if options.max_speed is None:
+        return None
+    return SharedPace(options.max_speed, multiprocessing.get_context("spawn"))
+
+
+def start_worker(options: Options, pace: SharedPace | None = None) -> WorkerHandle:
     context = multiprocessing.get_context("spawn")
     parent_end, child_end = context.Pipe(duplex=True)
     process = context.Process(
         target=start,
-        args=(child_end, msgspec.msgpack.encode(options)),
+        args=(child_end, msgspec.msgpack.encode(options), pace),
         name="evio-fetch worker",
         daemon=True,
     )

@@ -9,9 +9,22 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from typing import Protocol
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 _RATE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([KMG]?)", re.IGNORECASE)
+
+
+class BucketCell(Protocol):
+    """Where a bucket keeps its state: in the object, or in memory shared by processes."""
+
+    tokens: float
+    stamp: float
+
+
+class LocalCell:
+    tokens: float = 0.0
+    stamp: float = 0.0
 
 
 class TokenBucket:
@@ -23,7 +36,13 @@ class TokenBucket:
     to send by time ``t`` never exceed ``rate * (t - t0) + burst``.
     """
 
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        clock: Callable[[], float],
+        cell: BucketCell | None = None,
+    ) -> None:
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive finite number, not {rate!r}")
         if not (burst >= 0 and math.isfinite(burst)):
@@ -31,25 +50,27 @@ class TokenBucket:
         self.rate = float(rate)
         self.burst = float(burst)
         self._clock = clock
-        self._tokens = self.burst
-        self._stamp = clock()
+        if cell is None:
+            cell = LocalCell()
+            cell.tokens, cell.stamp = self.burst, clock()
+        self._cell = cell
 
     def take(self, n: float) -> float:
         """Take ``n`` bytes now; return the seconds to wait before sending them."""
         if n < 0:
             raise ValueError(f"cannot take a negative number of bytes ({n!r})")
         self._refill()
-        self._tokens -= n
-        if self._tokens >= 0:
+        self._cell.tokens -= n
+        if self._cell.tokens >= 0:
             return 0.0
-        return -self._tokens / self.rate
+        return -self._cell.tokens / self.rate
 
     def _refill(self) -> None:
-        now = self._clock()
+        now, cell = self._clock(), self._cell
         # A clock that steps backwards must not mint or destroy tokens.
-        elapsed = max(0.0, now - self._stamp)
-        self._stamp = max(now, self._stamp)
-        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
+        elapsed = max(0.0, now - cell.stamp)
+        cell.stamp = max(now, cell.stamp)
+        cell.tokens = min(self.burst, cell.tokens + elapsed * self.rate)
 
 
 def parse_rate(text: str) -> int:

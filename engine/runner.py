@@ -33,7 +33,13 @@ from evio_fetch.engine.model import (
 )
 from evio_fetch.engine.observer import Observer
 from evio_fetch.engine.planning import plan
-from evio_fetch.engine.pool import WorkerHandle, kill_workers, start_worker, stop_workers
+from evio_fetch.engine.pool import (
+    WorkerHandle,
+    kill_workers,
+    shared_pace,
+    start_worker,
+    stop_workers,
+)
 from evio_fetch.engine.verify import PrefixHasher
 
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
@@ -83,6 +89,7 @@ class _Run:
         self._queue = deque(item.spec for item in items if item.action != "skip")
         self._active: dict[int, _Active] = {}
         self._workers: list[WorkerHandle] = []
+        self._pace = shared_pace(options)
         self._device_full: Failure | None = None
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_out.setblocking(False)
@@ -151,7 +158,7 @@ class _Run:
         idle = min(self._workers, key=lambda w: len(w.files), default=None)
         wanted = min(self._options.workers, self._options.concurrency)
         if idle is None or (idle.files and len(self._workers) < wanted):
-            idle = start_worker(self._options)
+            idle = start_worker(self._options, self._pace)
             self._workers.append(idle)
         return idle
 

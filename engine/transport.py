@@ -5,15 +5,18 @@ and nowhere else."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 
 from evio_fetch.engine.errors import DownloadError, TransportError
 from evio_fetch.engine.model import Options
+from evio_fetch.engine.pacing import SharedPace, buffer_sizes
 from evio_fetch.engine.version import VERSION
 
 USER_AGENT = f"evio-fetch/{VERSION}"
@@ -27,8 +30,9 @@ MAX_HEADER = 16 * 1024
 class Reply:
     """A response whose headers have arrived; its body is read through ``chunks``."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, pace: SharedPace | None = None) -> None:
         self._response = response
+        self._pace = pace
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
         self.url = str(response.url)
@@ -36,6 +40,9 @@ class Reply:
     async def chunks(self) -> AsyncIterator[bytes]:
         with _mapped_errors(self.url):
             async for data in self._response.content.iter_any():
+                if self._pace is not None:
+                    # Not reading on is what slows the server: TCP's window closes.
+                    await asyncio.sleep(self._pace.take(len(data)))
                 yield data
 
     async def read(self, limit: int) -> bytes:
@@ -51,21 +58,28 @@ class Reply:
 class Transport:
     """One aiohttp session with the options' timeouts; use as an async context manager."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, pace: SharedPace | None = None) -> None:
         self._options = options
+        self._pace = pace
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Transport:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._options.timeout, sock_read=self._options.timeout
         )
+        read_buffer, receive_buffer = READ_BUFFER, None
+        if self._pace is not None:
+            connections = self._options.segments * self._options.concurrency
+            read_buffer, receive_buffer = buffer_sizes(self._pace.rate, connections)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(
+                limit=0, ttl_dns_cache=300, socket_factory=_socket_factory(receive_buffer)
+            ),
             timeout=timeout,
             # unsafe: keep cookies for IP-address hosts too (Drive's flow, loopback tests).
             cookie_jar=aiohttp.CookieJar(unsafe=True),
             headers={"User-Agent": USER_AGENT},
-            read_bufsize=READ_BUFFER,
+            read_bufsize=read_buffer,
             max_line_size=MAX_HEADER,
             max_field_size=MAX_HEADER,
         )
@@ -89,9 +103,26 @@ class Transport:
             )
         # Errors from the caller's own code pass through untouched: only the request is mapped.
         try:
-            yield Reply(response)
+            yield Reply(response, self._pace)
         finally:
             response.release()
+
+
+def _socket_factory(
+    receive_buffer: int | None,
+) -> Callable[[tuple[Any, ...]], socket.socket] | None:
+    """Under a speed cap, a small receive buffer set before connecting: the window the
+    server sees stays small, so it cannot run far ahead of the cap."""
+    if receive_buffer is None:
+        return None
+
+    def make(info: tuple[Any, ...]) -> socket.socket:
+        family, kind, proto, _, _ = info
+        sock = socket.socket(family=family, type=kind, proto=proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        return sock
+
+    return make
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from evio_fetch.engine.model import (
     Verdict,
     to_failure,
 )
+from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.transport import Transport
 
 # A few progress messages per second per worker: enough for a smooth display, and no
@@ -32,12 +33,12 @@ from evio_fetch.engine.transport import Transport
 REPORT_INTERVAL = 0.25
 
 
-def worker_main(conn: Connection, options: bytes) -> None:
+def worker_main(conn: Connection, options: bytes, pace: SharedPace | None = None) -> None:
     """Process entry point (spawned by the runner)."""
     # Ctrl-C reaches the whole process group; the parent decides what it means and tells us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _tune_allocator()
-    worker = Worker(conn, msgspec.msgpack.decode(options, type=Options))
+    worker = Worker(conn, msgspec.msgpack.decode(options, type=Options), pace)
     try:
         import uvloop  # noqa: PLC0415  (imported here: the parent never needs it)
 
@@ -61,9 +62,10 @@ def _tune_allocator() -> None:
 
 
 class Worker:
-    def __init__(self, conn: Connection, options: Options) -> None:
+    def __init__(self, conn: Connection, options: Options, pace: SharedPace | None) -> None:
         self._conn = conn
         self._options = options
+        self._pace = pace
         self._decoder = msgspec.msgpack.Decoder(Command)
         self._encoder = msgspec.msgpack.Encoder()
         self._downloads: dict[int, Download] = {}
@@ -76,7 +78,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         loop.add_reader(self._conn.fileno(), self._on_command)
         try:
-            async with Transport(self._options) as transport:
+            async with Transport(self._options, self._pace) as transport:
                 self._context = Context(transport, self._options, self._send, self._verdict)
                 reporter = asyncio.create_task(self._report_progress())
                 await self._stopping.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import os
+import socket
 import stat
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
@@ -40,6 +41,9 @@ class ServerConfig:
     content_disposition: bool = False
     """Name the file with ``Content-Disposition: attachment; filename="NAME"``."""
     chunk_size: int = DEFAULT_CHUNK
+    send_buffer: int | None = None
+    """SO_SNDBUF of each connection; ``None`` leaves it to the kernel. A small one makes the
+    bytes counted as sent track the bytes the client has read (for rate measurements)."""
 
     def __post_init__(self) -> None:
         if self.rate_per_connection is not None and self.rate_per_connection <= 0:
@@ -206,12 +210,19 @@ class Exchange:
     async def _stream(self, response: web.StreamResponse, start: int, stop: int) -> None:
         self.stats._stream_started(self.path)
         try:
+            self._size_send_buffer()
             await response.prepare(self.request)
             if not await self._pump(response, start, stop):
                 # The file shrank under us: closing is the only honest end of the body.
                 response.force_close()
         finally:
             self.stats._stream_finished(self.path)
+
+    def _size_send_buffer(self) -> None:
+        transport = self.request.transport
+        sock = None if transport is None else transport.get_extra_info("socket")
+        if self.config.send_buffer is not None and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.send_buffer)
 
     async def _pump(self, response: web.StreamResponse, start: int, stop: int) -> bool:
         """Send bytes ``start`` to ``stop`` of the file; False if the file ended early."""
