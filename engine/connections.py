@@ -34,6 +34,9 @@ from evio_fetch.engine.transport import Reply, Transport
 # A connection that runs out of work takes over part of another's range only if it can have
 # at least this much: a smaller tail finishes sooner on the connection that already has it.
 MIN_SPLIT = BLOCK_SIZE
+# Connections take a large file in pieces of this size, in order (see ``ordered_count``):
+# big enough that a piece is one request, small enough that the hashed prefix keeps up.
+PIECE = 32 * 1024 * 1024
 # Stands for "until the server stops" in a stream of unknown length.
 UNBOUNDED = 1 << 62
 # Drive cuts transfers after about an hour; a link renewed more often than this is broken.
@@ -65,6 +68,8 @@ class FileWork:
     ranged: bool
     # How far each segment's open request reaches; the rest of the segment is free to split.
     asked: dict[int, int]
+    # Segments a connection has started on (by id); the rest wait, in order, for the next.
+    claimed: set[int] = field(default_factory=set)
     # For sources whose URL expires (Google Drive): asks for a fresh URL to the same bytes.
     refresh: Callable[[], Awaitable[str]] | None = None
     renewals: int = 0
@@ -88,7 +93,10 @@ class FileWork:
 
 
 async def run_connections(work: FileWork, pending: Pending | None) -> None:
-    starts = [s for s in work.segments if not s.done]
+    starts = [s for s in work.segments if not s.done][: work.options.segments]
+    if pending is not None and pending.segment not in starts:
+        starts = [pending.segment, *starts[:-1]]
+    work.claimed.update(id(s) for s in starts)
     try:
         async with asyncio.TaskGroup() as group:
             for segment in starts:
@@ -119,7 +127,19 @@ async def _connection(work: FileWork, segment: Segment | None, first: Pending | 
     while segment is not None:
         await _fill_segment(work, segment, first)
         first = None
-        segment = _take_over(work) if work.ranged else None
+        segment = _next_in_order(work) or (_take_over(work) if work.ranged else None)
+
+
+def _next_in_order(work: FileWork) -> Segment | None:
+    for segment in work.segments:
+        if not segment.done and id(segment) not in work.claimed:
+            work.claimed.add(id(segment))
+            return segment
+    return None
+
+
+def _all_claimed(work: FileWork) -> bool:
+    return all(s.done or id(s) in work.claimed for s in work.segments)
 
 
 def _take_over(work: FileWork) -> Segment | None:
@@ -134,6 +154,7 @@ def _take_over(work: FileWork) -> Segment | None:
     taken = Segment(middle, victim.end, middle)
     victim.end = middle
     work.segments.insert(work.segments.index(victim) + 1, taken)
+    work.claimed.add(id(taken))
     return taken
 
 
@@ -160,17 +181,18 @@ async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None)
     work.asked.pop(id(segment), None)
 
 
-def _span_end(segment: Segment) -> int:
-    """Ask for half of what is left (whole blocks), so the other half stays free to split."""
+def _span_end(work: FileWork, segment: Segment) -> int:
+    """Ask for half of what is left (whole blocks), so the other half stays free to split;
+    the whole segment while pieces wait to be claimed, since nobody would take it over."""
     left = segment.remaining
-    if left <= 2 * MIN_SPLIT:
+    if left <= 2 * MIN_SPLIT or not _all_claimed(work):
         return segment.end
     half = segment.pos + left // 2
     return min(segment.end, max(segment.pos + MIN_SPLIT, half - half % BLOCK_SIZE))
 
 
 async def _request_span(work: FileWork, segment: Segment, budget: RetryBudget) -> None:
-    stop = _span_end(segment)
+    stop = _span_end(work, segment)
     work.asked[id(segment)] = stop
     headers = {"Range": range_header(segment.pos, stop - 1), "Accept-Encoding": "identity"}
     if work.validator:

@@ -14,7 +14,7 @@ from evio_fetch.engine import drive, naming
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
-from evio_fetch.engine.connections import UNBOUNDED, FileWork, Pending, run_connections
+from evio_fetch.engine.connections import PIECE, UNBOUNDED, FileWork, Pending, run_connections
 from evio_fetch.engine.content_range import parse_content_range
 from evio_fetch.engine.errors import (
     EvioError,
@@ -38,7 +38,13 @@ from evio_fetch.engine.model import (
 from evio_fetch.engine.probe import Probe, probe_headers, read_probe
 from evio_fetch.engine.resume import ResumePoint, trusted_point, unchanged, usable
 from evio_fetch.engine.retry import RetryBudget
-from evio_fetch.engine.segments import Segment, bytes_done, contiguous_prefix, plan_segments
+from evio_fetch.engine.segments import (
+    Segment,
+    bytes_done,
+    contiguous_prefix,
+    ordered_count,
+    plan_segments,
+)
 from evio_fetch.engine.state import State
 from evio_fetch.engine.storage import PartFile, part_path, state_path
 from evio_fetch.engine.transport import Reply, Transport
@@ -242,9 +248,8 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
         for segment in download.segments:
             job.digests.reopen(segment.pos, job.part.fd)
     elif probe.ranged and probe.total is not None:
-        download.segments = plan_segments(
-            probe.total, ctx.options.segments, ctx.options.min_segment, BLOCK_SIZE
-        )
+        count = ordered_count(probe.total, ctx.options.segments, PIECE)
+        download.segments = plan_segments(probe.total, count, ctx.options.min_segment, BLOCK_SIZE)
         job.digests = BlockDigests(probe.total)
     else:
         download.segments = [Segment(0, UNBOUNDED if probe.total is None else probe.total, 0)]

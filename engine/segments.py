@@ -37,6 +37,18 @@ def plan_segments(size: int, connections: int, min_segment: int, align: int = 1)
     return [Segment(lo, hi, lo) for lo, hi in itertools.pairwise(bounds)] or [Segment(0, 0, 0)]
 
 
+def ordered_count(size: int, connections: int, piece: int) -> int:
+    """How many segments ``connections`` connections should walk, front to back, for a file
+    of ``size`` bytes: pieces of about ``piece`` bytes, never fewer than the connections.
+
+    Taking pieces in order keeps the complete prefix of the file growing as bytes arrive,
+    so it can be hashed while the rest downloads instead of after the last byte. One
+    connection reads in order anyway: it gets one segment and one request."""
+    if connections <= 1:
+        return 1
+    return max(connections, size // max(1, piece))
+
+
 def split_largest(segments: list[Segment], min_split: int, align: int = 1) -> Segment | None:
     """Hand the unfetched second half of the largest remaining segment to a new segment.
 

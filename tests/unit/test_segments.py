@@ -10,6 +10,7 @@ from evio_fetch.engine.segments import (
     Segment,
     bytes_done,
     contiguous_prefix,
+    ordered_count,
     plan_segments,
     split_largest,
 )
@@ -117,3 +118,16 @@ def test_aligned_plan_of_an_odd_size():
         (5 * MIB, 7 * MIB),
         (7 * MIB, 10 * MIB + 5),
     ]
+
+
+@pytest.mark.parametrize(
+    ("size", "connections", "expected"),
+    [
+        pytest.param(1024 * MIB, 1, 1, id="one-connection-reads-in-order-anyway"),
+        pytest.param(1024 * MIB, 4, 32, id="large-file-in-32-mib-pieces"),
+        pytest.param(64 * MIB, 4, 4, id="never-fewer-than-the-connections"),
+        pytest.param(0, 4, 4, id="empty-file-left-to-plan-segments"),
+    ],
+)
+def test_ordered_count(size: int, connections: int, expected: int) -> None:
+    assert ordered_count(size, connections, 32 * MIB) == expected
