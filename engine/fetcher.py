@@ -342,10 +342,10 @@ def _keep_or_drop(job: _Job, error: BaseException) -> None:
 async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
     spec = download.spec
     size = _finished_size(download, job)
-    if job.checkpoint is not None:
-        job.checkpoint.save()
-    else:
-        job.part.sync()
+    # Flushes run on threads: a worker's other downloads go on meanwhile, and the file
+    # system can commit several files' flushes together.
+    flush = job.checkpoint.save if job.checkpoint is not None else job.part.sync
+    await asyncio.to_thread(flush)
     ctx.emit(Written(spec.index, size))
     verdict = await ctx.verdict(spec.index)
     if verdict.failure is not None:
@@ -353,7 +353,7 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
             job.checkpoint.discard()
         job.part.discard()
         return Failed(spec.index, verdict.failure)
-    job.part.move_into_place(job.target)
+    await asyncio.to_thread(job.part.move_into_place, job.target)
     if job.checkpoint is not None:
         job.checkpoint.discard()
     return Done(spec.index, "downloaded", str(job.target), size)
