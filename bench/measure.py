@@ -3,8 +3,10 @@ process tree, and peak resident memory of the whole tree (sampled from /proc).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -40,6 +42,7 @@ class Measured:
     peak_tree_rss: int
     peak_process_rss: int
     stderr: str
+    timed_out: bool = False
 
 
 def _children(pid: int) -> list[int]:
@@ -69,7 +72,11 @@ def tree_rss(root: int) -> tuple[int, int]:
     return sum(sizes), max(sizes, default=0)
 
 
-def run(command: Sequence[str], env: dict[str, str] | None = None) -> Measured:
+def run(
+    command: Sequence[str], env: dict[str, str] | None = None, timeout: float | None = None
+) -> Measured:
+    """Run ``command`` to the end, or until ``timeout`` seconds and then kill its whole
+    process group (it gets its own, so a stuck client cannot outlive the benchmark)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.monotonic()
     process = subprocess.Popen(
@@ -79,6 +86,7 @@ def run(command: Sequence[str], env: dict[str, str] | None = None) -> Measured:
         text=True,
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
     peaks = [0, 0]
     done = threading.Event()
@@ -91,10 +99,25 @@ def run(command: Sequence[str], env: dict[str, str] | None = None) -> Measured:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, stderr = process.communicate()
+    timed_out = False
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(process)
+        _, stderr = process.communicate()
+    except BaseException:
+        _kill_group(process)
+        raise
     wall = time.monotonic() - began
     done.set()
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Measured(process.returncode, wall, cpu, peaks[0], peaks[1], stderr)
+    return Measured(process.returncode, wall, cpu, peaks[0], peaks[1], stderr, timed_out)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

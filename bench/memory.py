@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from measure import evio_fetch, run
-from single_file import nginx
+from servers import serve
 
 from evio_fetch.engine.loopback.dataset import generate
 
@@ -30,7 +30,7 @@ def main() -> None:
         files = generate(work / "served", [(f"f{m}.bin", m << 20) for m in args.sizes_mib])
         print("| file | segments | wall s | peak RSS tree (MiB) | largest process (MiB) |")
         print("|---|---|---|---|---|")
-        with nginx(work / "served") as base:
+        with serve(work / "served", "auto") as servers:
             for data in files:
                 out = work / f"out-{data.path}"
                 manifest = work / f"{data.path}.json"
@@ -39,7 +39,7 @@ def main() -> None:
                         {
                             "datasets": [
                                 {
-                                    "url": f"{base}/{data.path}",
+                                    "url": f"{servers.plain}/{data.path}",
                                     "path": data.path,
                                     "sha256": data.sha256,
                                 }

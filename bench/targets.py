@@ -1,0 +1,146 @@
+"""The performance targets evio-fetch is held to, evaluated on the medians: each one a ratio
+or a ceiling, PASS or FAIL, or SKIP when its scenario or a client in it did not run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from summary import MIB, Row
+
+CPU_PER_GB = 2.5
+TREE_RSS = 200 * MIB
+
+
+@dataclass(frozen=True)
+class Target:
+    scenario: str
+    text: str
+    value: float | None  # the measured ratio or figure
+    limit: float
+    at_most: bool  # PASS when value <= limit; otherwise when value >= limit
+    status: str  # PASS, FAIL or SKIP
+    detail: str
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @property
+    def comparison(self) -> str:
+        return f"{'≤' if self.at_most else '≥'} {self.limit:g}"
+
+
+Metric = Callable[[Row], float | None]
+
+
+def _mbps(row: Row) -> float | None:
+    return row.mbps
+
+
+def _verified(row: Row) -> float | None:
+    return row.verified
+
+
+class _Rows:
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self.rows = rows
+
+    def ran(self, scenario: str) -> list[Row]:
+        return [r for r in self.rows if r.scenario == scenario]
+
+    def get(self, scenario: str, client: str) -> Row | None:
+        return next((r for r in self.ran(scenario) if r.client == client), None)
+
+
+def _judge(
+    scenario: str, text: str, value: float | None, limit: float, at_most: bool, detail: str
+) -> Target:
+    if value is None:
+        return Target(scenario, text, None, limit, at_most, "FAIL", detail or "no successful run")
+    passed = value <= limit if at_most else value >= limit
+    return Target(scenario, text, value, limit, at_most, "PASS" if passed else "FAIL", detail)
+
+
+def _skip(scenario: str, text: str, limit: float, at_most: bool, why: str) -> Target:
+    return Target(scenario, text, None, limit, at_most, "SKIP", why)
+
+
+def _ratio(
+    rows: _Rows,
+    scenario: str,
+    pair: tuple[str, str],
+    metric: Metric,
+    limit: float,
+    at_most: bool = False,
+    what: str = "MB/s",
+    plus: str = "",
+) -> Target:
+    mine, theirs = pair
+    text = f"{mine} {what} {'≤' if at_most else '≥'} {limit:g} x {theirs}{plus}"
+    a, b = rows.get(scenario, mine), rows.get(scenario, theirs)
+    if a is None or b is None:
+        return _skip(scenario, text, limit, at_most, f"{mine if a is None else theirs} not run")
+    top, bottom = metric(a), metric(b)
+    value = top / bottom if top is not None and bottom else None
+    return _judge(scenario, text, value, limit, at_most, f"{_show(top)} vs {_show(bottom)}")
+
+
+def _show(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _best_evio_verified(rows: _Rows, scenario: str, limit: float) -> Target:
+    text = f"best evio time to verified ≤ {limit:g} x curl + SHA256"
+    evio = [r for r in rows.ran(scenario) if r.verifies and r.verified is not None]
+    curl = rows.get(scenario, "curl")
+    if not evio or curl is None or curl.verified is None:
+        return _skip(scenario, text, limit, True, "evio-fetch or curl missing")
+    best = min(evio, key=lambda r: r.verified or float("inf"))
+    value = (best.verified or 0.0) / curl.verified
+    detail = f"{best.client} {_show(best.verified)} s vs {_show(curl.verified)} s"
+    return _judge(scenario, text, value, limit, True, detail)
+
+
+def _evio_ceiling(rows: _Rows, scenario: str, what: str, limit: float, unit: float) -> Target:
+    text = {"cpu_per_gb": "evio CPU s per GB", "tree_rss": "evio peak tree RSS MiB"}[what]
+    text = f"{text} ≤ {limit / unit:g} (worst variant)"
+    evio = [r for r in rows.ran(scenario) if r.family == "evio-fetch" and r.ok]
+    values = [(getattr(r, what), r.client) for r in evio if getattr(r, what) is not None]
+    if not values:
+        return _judge(scenario, text, None, limit / unit, True, "")
+    worst, client = max(values)
+    return _judge(scenario, text, worst / unit, limit / unit, True, client)
+
+
+def evaluate(all_rows: Sequence[Row], scenarios: Sequence[str]) -> list[Target]:
+    rows = _Rows(all_rows)
+    targets = [
+        _ratio(
+            rows,
+            "big",
+            ("evio seg4", "curl"),
+            _verified,
+            0.75,
+            True,
+            "time to verified",
+            " + SHA256",
+        ),
+        _best_evio_verified(rows, "big", 0.75),
+        _ratio(rows, "big", ("evio seg4 nosha", "curl"), _mbps, 1.0),
+        _ratio(rows, "capped", ("evio seg4", "evio seg1"), _mbps, 3.6),
+        _ratio(rows, "capped", ("evio seg4", "curl"), _mbps, 3.6),
+        _ratio(rows, "capped", ("evio seg16", "aria2c x16"), _mbps, 1.3),
+        _ratio(rows, "latency", ("evio c16", "curl par16"), _mbps, 1.0),
+        _ratio(rows, "many", ("evio c16", "curl par16"), _mbps, 0.8),
+        _ratio(rows, "many", ("evio c16", "aria2c j16"), _mbps, 2.0),
+    ]
+    for scenario in scenarios:
+        targets.append(_evio_ceiling(rows, scenario, "cpu_per_gb", CPU_PER_GB, 1.0))
+        targets.append(_evio_ceiling(rows, scenario, "tree_rss", TREE_RSS, MIB))
+    return [_unrun(t, scenarios) for t in targets]
+
+
+def _unrun(target: Target, scenarios: Sequence[str]) -> Target:
+    if target.scenario in scenarios:
+        return target
+    return _skip(target.scenario, target.text, target.limit, target.at_most, "scenario not run")
