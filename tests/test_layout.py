@@ -162,3 +162,19 @@ def test_the_parent_never_imports_the_http_client() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=Path("/")
     )
     assert shown.stdout.strip() == "[]"
+
+
+def test_the_engine_package_and_its_api_import_light() -> None:
+    """``import evio_fetch.engine`` loads none of its modules; its API (``fetch`` …) loads
+    the parent's side of a run only: no HTTP client, no terminal library."""
+    probe = (
+        "import sys, evio_fetch.engine as e; "
+        "print(sorted(m for m in sys.modules if m.startswith('evio_fetch.engine.'))); "
+        "from evio_fetch.engine import *; "
+        "assert all(getattr(e, name) is not None for name in e.__all__); "
+        "print(sorted(m for m in ('aiohttp', 'uvloop', 'rich') if m in sys.modules))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=Path("/")
+    )
+    assert shown.stdout.split("\n")[:2] == ["[]", "[]"]

@@ -1,0 +1,508 @@
+"""The Python API: fetch a manifest, or URLs and Google Drive links, from a script or a
+notebook with the same engine the command line uses.
+
+    from evio_fetch.engine import fetch
+
+    report = fetch(manifest="docs/data/datasets.json")
+    if not report.ok:
+        for result in report.failed:
+            print(result.spec.label, result.failure)
+
+Bad input (arguments, an unreadable or invalid manifest, a source that cannot be fetched as
+given) raises an :class:`~evio_fetch.engine.errors.EvioError` before anything is downloaded.
+A file that fails to download does not raise: it is in :attr:`Report.failed`, and the other
+files are still fetched.
+
+Worker processes are started with ``spawn``: a script that calls :func:`fetch` at its top level
+must do so under ``if __name__ == "__main__":``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from evio_fetch.engine import runner
+from evio_fetch.engine.errors import UsageError
+from evio_fetch.engine.manifest import load_manifest
+from evio_fetch.engine.model import FileResult, FileSpec, Options, PlanItem, default_workers
+from evio_fetch.engine.ratelimit import parse_rate
+from evio_fetch.engine.sources import specs_from_sources
+
+__all__ = ["Progress", "ProgressKind", "Report", "fetch", "fetch_async"]
+
+StrPath = str | os.PathLike[str]
+
+ProgressKind = Literal["planned", "progress", "finished"]
+"""``planned``: once, before any download; ``progress``: bytes arrived (throttled);
+``finished``: one file reached its final outcome (every file, never throttled)."""
+
+# Progress calls while bytes flow: at most one per PROGRESS_INTERVAL seconds.
+PROGRESS_INTERVAL = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a run is, as given to the ``on_progress`` callback.
+
+    Not to be confused with ``evio_fetch.engine.model.Progress``, the message a worker
+    process sends its parent.
+    """
+
+    kind: ProgressKind
+    """What happened: see :data:`ProgressKind`."""
+    files_done: int
+    """Files with a final outcome so far, whatever it was (failures included)."""
+    files_total: int
+    """Files in the run."""
+    files_failed: int
+    """Files among ``files_done`` that did not end in place."""
+    bytes_done: int
+    """Bytes on disk across all files, those already present and resumed ones included;
+    never decreases."""
+    bytes_total: int | None
+    """The size of all files, or None while any file's size is unknown (a URL's size is
+    known once its download starts)."""
+    label: str | None = None
+    """The file the event is about (its manifest path or source); None for ``planned``."""
+    result: FileResult | None = None
+    """The file's final outcome, for ``finished`` events."""
+
+    @property
+    def fraction(self) -> float | None:
+        """``bytes_done / bytes_total`` between 0 and 1, or None when the total is unknown
+        or zero."""
+        if not self.bytes_total:
+            return None
+        return min(1.0, self.bytes_done / self.bytes_total)
+
+
+@dataclass(frozen=True, repr=False)
+class Report:
+    """The end of a run: one result per file, in input order."""
+
+    results: tuple[FileResult, ...]
+    """Per file: its spec, outcome (``downloaded``, ``present``, ``failed`` or ``skipped``),
+    final path, bytes, seconds, SHA256 and, when it failed, a ``Failure`` with a stable
+    ``code`` (docs/errors.md), a message and a hint."""
+    seconds: float
+    """How long the run took, planning included."""
+    warnings: tuple[str, ...] = field(default=())
+    """Things worth knowing that stopped no file (``label: message``)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every file is in place (downloaded, or already present)."""
+        return not self.failed
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """The files not in place: ``failed`` ones and ``skipped`` ones (not attempted, e.g.
+        after the disk filled up)."""
+        return [r for r in self.results if r.outcome not in ("downloaded", "present")]
+
+    @property
+    def paths(self) -> list[Path]:
+        """The final paths of the files in place, in input order."""
+        return [
+            Path(r.target)
+            for r in self.results
+            if r.target is not None and r.outcome in ("downloaded", "present")
+        ]
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        shown = ", ".join(f"{n} {outcome}" for outcome, n in counts.items()) or "no files"
+        return f"<Report {shown} in {self.seconds:.1f} s>"
+
+
+def fetch(
+    sources: str | Iterable[str] | None = None,
+    *,
+    manifest: StrPath | None = None,
+    root: StrPath = ".",
+    output_dir: StrPath = ".",
+    segments: int = 4,
+    concurrency: int = 3,
+    workers: int | None = None,
+    retries: int = 5,
+    timeout: float = 30.0,
+    verify: bool = False,
+    resume: bool = True,
+    max_speed: int | str | None = None,
+    on_progress: Callable[[Progress], object] | None = None,
+) -> Report:
+    """Fetch every file of a manifest, or the given sources, and return when all are done.
+
+    Args:
+        sources: http(s) URLs, Google Drive share links or bare Drive file IDs (one string
+            is one source). Each file lands in ``output_dir`` under the name the server
+            gives it.
+        manifest: a manifest's path (docs/manifest.md); each entry lands at its path under
+            ``root``. Give exactly one of ``sources`` and ``manifest``.
+        root: the directory manifest paths are relative to.
+        output_dir: where sources land (created if missing).
+        segments: byte-range connections per file, 1 to 64; small files use fewer.
+        concurrency: files downloading at once, 1 to 256.
+        workers: worker processes, 1 to 64 (default: the number of CPUs).
+        retries: attempts per request for transient failures, 0 to 1000.
+        timeout: seconds without receiving anything before a connection is abandoned.
+        verify: also check the SHA256 of files already present before skipping them.
+        resume: continue partial downloads (False: discard them and start from zero).
+        max_speed: one cap on the total rate, in bytes per second or as ``"20M"``.
+        on_progress: called with a :class:`Progress` on the calling thread: once when the
+            plan is made, at most about ten times a second while bytes arrive, and once per
+            finished file. It must return quickly; if it raises, the run stops (progress is
+            kept for a later resume) and the exception propagates.
+
+    Returns:
+        A :class:`Report`. Files that failed are in it; they do not raise.
+
+    Raises:
+        UsageError: bad arguments, or a source that cannot be fetched as given.
+        ManifestError: the manifest cannot be read or is invalid.
+        KeyboardInterrupt: on Ctrl-C, once the workers have stopped and saved their
+            progress; calling again with the same arguments resumes.
+    """
+    call = _Call.prepare(
+        sources,
+        manifest=manifest,
+        root=root,
+        output_dir=output_dir,
+        options=_options(
+            segments=segments,
+            concurrency=concurrency,
+            workers=workers,
+            retries=retries,
+            timeout=timeout,
+            verify=verify,
+            resume=resume,
+            max_speed=max_speed,
+        ),
+    )
+    watcher = _Watcher(on_progress, None)
+    report = call.run(watcher)
+    if watcher.error is not None:
+        raise watcher.error
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return watcher.report(report)
+
+
+async def fetch_async(
+    sources: str | Iterable[str] | None = None,
+    *,
+    manifest: StrPath | None = None,
+    root: StrPath = ".",
+    output_dir: StrPath = ".",
+    segments: int = 4,
+    concurrency: int = 3,
+    workers: int | None = None,
+    retries: int = 5,
+    timeout: float = 30.0,
+    verify: bool = False,
+    resume: bool = True,
+    max_speed: int | str | None = None,
+    on_progress: Callable[[Progress], object] | None = None,
+) -> Report:
+    """:func:`fetch` for a running event loop (a notebook's, or an asyncio program's): the
+    run happens in a thread, and the loop stays free meanwhile.
+
+    The arguments, the result and the errors are those of :func:`fetch`, with two
+    differences:
+
+    - ``on_progress`` is called on the event loop's thread; every call is made before the
+      awaited result is returned.
+    - Cancelling the task stops the run: workers are asked to stop, save their progress and
+      exit, and ``CancelledError`` is raised once they have. The stop takes effect at the next
+      event from a worker: within a fraction of a second while bytes arrive, but a stalled
+      connection can delay it until its ``timeout``.
+    """
+    call = _Call.prepare(
+        sources,
+        manifest=manifest,
+        root=root,
+        output_dir=output_dir,
+        options=_options(
+            segments=segments,
+            concurrency=concurrency,
+            workers=workers,
+            retries=retries,
+            timeout=timeout,
+            verify=verify,
+            resume=resume,
+            max_speed=max_speed,
+        ),
+    )
+    loop = asyncio.get_running_loop()
+    watcher = _Watcher(on_progress, loop)
+    task = asyncio.ensure_future(asyncio.to_thread(call.run, watcher))
+    try:
+        report = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        watcher.stop.set()
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # the run's own end no longer matters: mark it seen
+        raise
+    if watcher.error is not None:
+        raise watcher.error
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return watcher.report(report)
+
+
+# Arguments --------------------------------------------------------------------------------
+
+
+def _count(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UsageError(
+            f"{name}={value!r}: must be a whole number from {low} to {high}",
+            f"pass {name} as an int between {low} and {high}",
+        )
+    return value
+
+
+def _options(
+    *,
+    segments: int,
+    concurrency: int,
+    workers: int | None,
+    retries: int,
+    timeout: float,
+    verify: bool,
+    resume: bool,
+    max_speed: int | str | None,
+) -> Options:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout < float("inf")
+    ):
+        raise UsageError(
+            f"timeout={timeout!r}: must be a number of seconds above 0",
+            "pass timeout as a float, e.g. 30.0",
+        )
+    return Options(
+        segments=_count("segments", segments, 1, 64),
+        concurrency=_count("concurrency", concurrency, 1, 256),
+        workers=default_workers() if workers is None else _count("workers", workers, 1, 64),
+        retries=_count("retries", retries, 0, 1000),
+        timeout=float(timeout),
+        verify=bool(verify),
+        resume=bool(resume),
+        max_speed=_rate(max_speed),
+    )
+
+
+def _rate(max_speed: int | str | None) -> int | None:
+    if max_speed is None:
+        return None
+    try:
+        return (
+            parse_rate(max_speed)
+            if isinstance(max_speed, str)
+            else _count("max_speed", max_speed, 1, 2**62)
+        )
+    except ValueError as error:
+        raise UsageError(f"max_speed={max_speed!r}: {error}", "e.g. max_speed='20M'") from None
+
+
+def _sources(sources: str | Iterable[str]) -> list[str]:
+    given = [sources] if isinstance(sources, str) else list(sources)
+    for n, source in enumerate(given):
+        if not isinstance(source, str):
+            raise UsageError(
+                f"sources[{n}] is {source!r}, not a string",
+                "give each URL, Drive link or Drive file ID as a str",
+            )
+    return given
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One checked call: its options, and how to make its specs (in the run's thread, since
+    reading a large manifest takes a moment)."""
+
+    options: Options
+    load: Callable[[], list[FileSpec]]
+
+    @staticmethod
+    def prepare(
+        sources: str | Iterable[str] | None,
+        *,
+        manifest: StrPath | None,
+        root: StrPath,
+        output_dir: StrPath,
+        options: Options,
+    ) -> _Call:
+        if (sources is None) == (manifest is None):
+            raise UsageError(
+                "give either sources or manifest" + (", not both" if manifest is not None else ""),
+                'e.g. fetch(["https://example.org/a.bin"]) or fetch(manifest="datasets.json")',
+            )
+        if manifest is not None:
+            manifest_path, root_path = Path(manifest), Path(root)
+            return _Call(options, lambda: load_manifest(manifest_path, root_path.resolve()).entries)
+        assert sources is not None
+        given = _sources(sources)
+        out = Path(output_dir)
+        return _Call(options, lambda: specs_from_sources(given, out.resolve()))
+
+    def run(self, watcher: _Watcher) -> runner.RunReport:
+        specs = self.load()
+        if watcher.stop.is_set():
+            return runner.RunReport([], interrupted=True, seconds=0.0)
+        try:
+            return runner.run(specs, self.options, watcher)
+        except KeyboardInterrupt:
+            # The watcher's own stop, come at a moment the runner does not catch it: the
+            # run is over either way; a real Ctrl-C goes on up.
+            if not watcher.stop.is_set():
+                raise
+            return runner.RunReport([], interrupted=True, seconds=0.0)
+
+
+# Watching a run ---------------------------------------------------------------------------
+
+
+class _Watcher:
+    """The Observer behind ``on_progress``: keeps running totals, throttles, and stops the run
+    when asked (a cancelled task, a failing callback).
+
+    The runner stops cleanly when KeyboardInterrupt arrives while it follows its workers;
+    the watcher raises it from the calls made there, never from ``planned`` or from the
+    ``finished`` calls of files skipped by the plan, which come before that.
+    """
+
+    def __init__(
+        self,
+        callback: Callable[[Progress], object] | None,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self._callback = callback
+        self._loop = loop
+        self.stop = threading.Event()
+        self.error: Exception | None = None
+        self.warnings: list[str] = []
+        self._sizes: dict[int, int | None] = {}
+        self._done: dict[int, int] = {}
+        self._skipped: set[int] = set()
+        self._unknown = 0
+        self._known_total = 0
+        self._bytes_done = 0
+        self._files_done = 0
+        self._files_failed = 0
+        self._last = 0.0
+
+    def report(self, report: runner.RunReport) -> Report:
+        return Report(tuple(report.results), report.seconds, tuple(self.warnings))
+
+    # Observer ------------------------------------------------------------------------------
+
+    def planned(self, plan: list[PlanItem]) -> None:
+        for item in plan:
+            index = item.spec.index
+            self._sizes[index] = item.spec.size
+            self._done[index] = 0
+            if item.action == "skip":
+                self._skipped.add(index)
+        self._unknown = sum(1 for size in self._sizes.values() if size is None)
+        self._known_total = sum(size for size in self._sizes.values() if size is not None)
+        self._emit("planned", None, None)
+
+    def started(self, spec: FileSpec, name: str, size: int | None, done: int) -> None:
+        self._check_stop()
+        if size is not None:
+            self._set_size(spec.index, size)
+        self._advance(spec.index, done)
+        self._throttled(spec.label)
+
+    def advanced(self, spec: FileSpec, done: int) -> None:
+        self._check_stop()
+        self._advance(spec.index, done)
+        self._throttled(spec.label)
+
+    def verifying(self, spec: FileSpec) -> None:
+        self._check_stop()
+
+    def warned(self, spec: FileSpec, message: str) -> None:
+        self.warnings.append(f"{spec.label}: {message}")
+        self._check_stop()
+
+    def finished(self, result: FileResult) -> None:
+        index = result.spec.index
+        self._files_done += 1
+        if result.outcome in ("downloaded", "present"):
+            self._set_size(index, result.bytes)
+            self._advance(index, result.bytes)
+        else:
+            self._files_failed += 1
+        self._emit("finished", result.spec.label, result)
+        if index not in self._skipped:
+            self._check_stop()
+
+    # Totals --------------------------------------------------------------------------------
+
+    def _set_size(self, index: int, size: int) -> None:
+        old = self._sizes.get(index)
+        if old is None:
+            self._unknown -= 1
+        else:
+            self._known_total -= old
+        self._sizes[index] = size
+        self._known_total += size
+
+    def _advance(self, index: int, done: int) -> None:
+        # Per file, the most ever reached: a file that starts over does not pull the total back.
+        old = self._done.get(index, 0)
+        if done > old:
+            self._done[index] = done
+            self._bytes_done += done - old
+
+    # Calls ---------------------------------------------------------------------------------
+
+    def _throttled(self, label: str) -> None:
+        if time.monotonic() - self._last >= PROGRESS_INTERVAL:
+            self._emit("progress", label, None)
+
+    def _emit(self, kind: ProgressKind, label: str | None, result: FileResult | None) -> None:
+        if self._callback is None:
+            return
+        self._last = time.monotonic()
+        progress = Progress(
+            kind=kind,
+            files_done=self._files_done,
+            files_total=len(self._sizes),
+            files_failed=self._files_failed,
+            bytes_done=self._bytes_done,
+            bytes_total=None if self._unknown else self._known_total,
+            label=label,
+            result=result,
+        )
+        if self._loop is None:
+            self._deliver(progress)
+        else:
+            self._loop.call_soon_threadsafe(self._deliver, progress)
+
+    def _deliver(self, progress: Progress) -> None:
+        if self.stop.is_set() or self._callback is None:
+            return  # stopped (cancelled, or the callback failed): no more calls
+        try:
+            self._callback(progress)
+        except Exception as error:  # noqa: BLE001  raised again once the run has stopped
+            self.error = error
+            self.stop.set()
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
