@@ -63,7 +63,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit to Python, not to float()
         return float(text)
     try:
         when = parsedate_to_datetime(text)
