@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
 from evio_fetch.engine.ratelimit import parse_rate
+from evio_fetch.engine.sharding import parse_shard
 from evio_fetch.engine.version import VERSION
 
 DEFAULT_MANIFEST = Path("docs/data/datasets.json")
@@ -31,6 +33,8 @@ class Args:
     demo_requested: bool
     resume_state: Path | None
     options: Options
+    # (K, N): fetch only shard K of N (K from 1) of the entries; None: all of them.
+    shard: tuple[int, int] | None = None
 
 
 def _count(low: int, high: int) -> Callable[[str], int]:
@@ -54,6 +58,13 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def _rate(text: str) -> int:
@@ -148,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
         "no manifest needed",
     )
     add(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="fetch only shard K of N (K counts from 1: 1/4 .. 4/4), a size-balanced share "
+        "of the entries that is the same on every machine; for job arrays",
+    )
+    add(
         "--retries",
         type=_count(0, 1000),
         default=5,
@@ -211,4 +229,5 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         demo_requested=ns.demo is not None,
         resume_state=ns.resume_state,
         options=options,
+        shard=ns.shard,
     )

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.text import Text
 
 from evio_fetch.cli.args import Args, parse
-from evio_fetch.cli.plan_view import plan_lines
+from evio_fetch.cli.plan_view import plan_lines, shard_line
 from evio_fetch.cli.render import make_display
 from evio_fetch.cli.report import exit_status, json_document, summary_line
-from evio_fetch.engine import planning, runner
+from evio_fetch.engine import planning, runner, sharding
 from evio_fetch.engine.errors import EvioError, ManifestError, StateError, UsageError
 from evio_fetch.engine.manifest import load_manifest
 from evio_fetch.engine.model import FileSpec
@@ -69,6 +69,12 @@ def print_error(console: Console, error: EvioError) -> None:
 
 def load_specs(args: Args) -> list[FileSpec]:
     if args.resume_state is not None:
+        if args.shard is not None:
+            raise UsageError(
+                "--shard cannot be combined with --resume-state",
+                "--resume-state finishes one download; drop --shard, or drop --resume-state "
+                "to fetch a shard of the manifest",
+            )
         return [_spec_from_state(args.resume_state)]
     if args.sources:
         return specs_from_sources(args.sources, args.output_dir.resolve())
@@ -93,6 +99,8 @@ def _spec_from_state(path: Path) -> FileSpec:
 
 def fetch_all(args: Args, console: Console) -> int:
     specs = load_specs(args)
+    if args.shard is not None:
+        specs = _take_shard(args.shard, specs, console, quiet=args.quiet and not args.dry_run)
     if args.dry_run:
         for line in plan_lines(planning.plan(specs, args.options)):
             console.print(line, markup=False, soft_wrap=True)
@@ -101,6 +109,15 @@ def fetch_all(args: Args, console: Console) -> int:
     with _interrupts_as_keyboard_interrupt(), make_display(console, quiet=args.quiet) as display:
         report = runner.run(specs, args.options, display)
     return finish(args, console, report)
+
+
+def _take_shard(
+    which: tuple[int, int], specs: list[FileSpec], console: Console, *, quiet: bool
+) -> list[FileSpec]:
+    mine = sharding.shard(specs, *which)
+    if not quiet:
+        console.print(shard_line(which, mine, len(specs)), markup=False, soft_wrap=True)
+    return mine
 
 
 def finish(args: Args, console: Console, report: runner.RunReport) -> int:

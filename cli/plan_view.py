@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from evio_fetch.cli.units import human_bytes
-from evio_fetch.engine.model import PlanItem
+from evio_fetch.engine.model import FileSpec, PlanItem
 
 VERBS = {"fetch": "fetch ", "resume": "resume", "skip": "skip  "}
 
@@ -20,6 +20,16 @@ def plan_lines(items: Sequence[PlanItem]) -> list[str]:
     total = " + ".join(parts)
     lines.append(f"{len(fetching)} to fetch ({total}), {len(items) - len(fetching)} to skip")
     return lines
+
+
+def shard_line(which: tuple[int, int], mine: Sequence[FileSpec], total: int) -> str:
+    """``shard 2/4: 5 of 14 files, 380.0 MiB``: what this machine's share is."""
+    known = sum(spec.size or 0 for spec in mine)
+    unknown = sum(1 for spec in mine if spec.size is None)
+    parts = [human_bytes(known)] if known or not unknown else []
+    parts += [f"{unknown} of unknown size"] if unknown else []
+    index, count = which
+    return f"shard {index}/{count}: {len(mine)} of {total} files, {' + '.join(parts)}"
 
 
 def _line(item: PlanItem) -> str:
