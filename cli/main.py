@@ -12,6 +12,7 @@ from types import FrameType
 from rich.console import Console
 from rich.text import Text
 
+from evio_fetch.cli import confirm
 from evio_fetch.cli.args import Args, parse
 from evio_fetch.cli.plan_view import plan_lines, shard_line
 from evio_fetch.cli.render import make_display
@@ -26,6 +27,8 @@ from evio_fetch.engine.storage import state_path
 from evio_fetch.engine.version import VERSION
 
 EXIT_INTERRUPTED = 130
+# Declining the plan is not a failure of any file, but the files are not there either.
+EXIT_DECLINED = 1
 DRIVE_BURST_LIMIT = 5
 
 
@@ -101,13 +104,17 @@ def fetch_all(args: Args, console: Console) -> int:
     specs = load_specs(args)
     if args.shard is not None:
         specs = _take_shard(args.shard, specs, console, quiet=args.quiet and not args.dry_run)
+    items = planning.plan(specs, args.options)
     if args.dry_run:
-        for line in plan_lines(planning.plan(specs, args.options)):
+        for line in plan_lines(items):
             console.print(line, markup=False, soft_wrap=True)
         return 0
+    if confirm.needs_asking(items, yes=args.yes) and not confirm.ask(console, items):
+        console.print("Nothing fetched.", markup=False)
+        return EXIT_DECLINED
     _warn_drive_bursts(args, specs, console)
     with _interrupts_as_keyboard_interrupt(), make_display(console, quiet=args.quiet) as display:
-        report = runner.run(specs, args.options, display)
+        report = runner.run(specs, args.options, display, planned=items)
     return finish(args, console, report)
 
 

@@ -64,10 +64,16 @@ class _Active:
     done: int = 0
 
 
-def run(specs: Sequence[FileSpec], options: Options, observer: Observer) -> RunReport:
-    """Fetch every spec; returns one result per spec, in input order."""
+def run(
+    specs: Sequence[FileSpec],
+    options: Options,
+    observer: Observer,
+    planned: list[PlanItem] | None = None,
+) -> RunReport:
+    """Fetch every spec; returns one result per spec, in input order. ``planned`` is the
+    plan already made for these specs (e.g. shown to the user), so it is not made twice."""
     began = time.monotonic()
-    items = plan(specs, options)
+    items = plan(specs, options) if planned is None else planned
     observer.planned(items)
     run_ = _Run(options, observer, items)
     interrupted = False
