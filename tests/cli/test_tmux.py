@@ -294,3 +294,20 @@ def test_the_confirmation_prompt_accepts_y(served: Served, tmp_path: Path) -> No
     assert any(line.startswith(f"{len(files)} downloaded") for line in final), "\n".join(final)
     for f in files:
         assert (work / "data" / f.path).read_bytes() == (served_root / f.path).read_bytes()
+
+
+def test_declining_the_prompt_fetches_nothing(served: Served, tmp_path: Path) -> None:
+    _, _, server = served
+    manifest, work = prepare(tmp_path, served, "declined")
+    pane = Pane(tmp_path, 80)
+    try:
+        pane.start(command(manifest), work)
+        wait_until(lambda: any("[y/N]" in line for line in pane.screen()), DEADLINE, "the prompt")
+        pane.send("n", "Enter")
+        frames, status = watch_run(pane)
+    finally:
+        pane.close()
+    assert status == 1, "\n".join(frames[-1])
+    assert any("Nothing fetched." in line for line in frames[-1])
+    assert server.stats.requests == 0
+    assert not (work / "data").exists()
