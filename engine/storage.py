@@ -58,7 +58,9 @@ class PartFile:
         deadline = time.monotonic() + wait
         while True:
             try:
-                return cls(path)
+                # Creating a file waits on the file system's journal, which other files'
+                # flushes keep busy: on a thread, the worker's other downloads go on.
+                return await asyncio.to_thread(cls, path)
             except BusyError:
                 if time.monotonic() >= deadline:
                     raise
