@@ -18,7 +18,7 @@ from evio_fetch.engine.ratelimit import TokenBucket
 # Bytes that may pass at once after an idle moment: a twentieth of a second at the cap.
 BURST_SECONDS = 0.05
 # The share of one second at the cap that all connections together may hold in buffers.
-BUFFERED_SECONDS = 0.3
+BUFFERED_SECONDS = 0.2
 MIN_BUFFER = 4 * 1024
 MAX_READ_BUFFER = 1024 * 1024
 
@@ -50,12 +50,15 @@ class SharedPace:
     """Made by the parent and handed to each worker process as it is started.
 
     CLOCK_MONOTONIC is one clock for every process of the machine, so the stamp means the
-    same in all of them. The bucket starts empty: the first second is paced like any other.
+    same in all of them. The bucket starts in debt by what the buffers will hold: the
+    server fills them before the first byte is taken, and that counts against the cap too.
     """
 
     def __init__(self, rate: int, context: SpawnContext) -> None:
         self.rate = rate
-        self._values: SynchronizedArray[float] = context.Array("d", [0.0, time.monotonic()])
+        self._values: SynchronizedArray[float] = context.Array(
+            "d", [-rate * BUFFERED_SECONDS, time.monotonic()]
+        )
         self._bucket: TokenBucket | None = None
 
     def __getstate__(self) -> dict[str, Any]:
