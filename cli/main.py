@@ -1,35 +1,21 @@
-"""``evio-fetch``: turn the command line into specs, run the engine, show and report what
-happened, and choose the exit status. No download logic lives here."""
+"""``evio-fetch``: parse the command line, dispatch to the command asked for, and turn our
+errors into one line and an exit status.
+
+Only what every run needs is imported up front: the first worker process is started
+before the rest of the parent is imported, so the two start-ups overlap."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 from rich.text import Text
 
-from evio_fetch.cli import confirm
 from evio_fetch.cli.args import Args, parse
-from evio_fetch.cli.plan_view import plan_lines, shard_line
-from evio_fetch.cli.render import make_display
-from evio_fetch.cli.report import exit_status, json_document, summary_line
-from evio_fetch.engine import planning, runner, sharding
-from evio_fetch.engine.errors import EvioError, ManifestError, StateError, UsageError
-from evio_fetch.engine.manifest import load_manifest
-from evio_fetch.engine.model import FileSpec
-from evio_fetch.engine.sources import specs_from_sources
-from evio_fetch.engine.state import spec_from_state
-from evio_fetch.engine.storage import state_path
-from evio_fetch.engine.version import VERSION
-
-EXIT_INTERRUPTED = 130
-# Declining the plan is not a failure of any file, but the files are not there either.
-EXIT_DECLINED = 1
-DRIVE_BURST_LIMIT = 5
+from evio_fetch.cli.report import EXIT_INTERRUPTED
+from evio_fetch.engine.errors import EvioError
+from evio_fetch.engine.pool import Launch, launch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +34,23 @@ def _fetch_or_demo(args: Args, console: Console) -> int:
         from evio_fetch.cli import demo  # noqa: PLC0415  (its server is needed only here)
 
         return demo.run_demo(args, console)
-    return fetch_all(args, console)
+    launched = _launch_early(args)
+    try:
+        from evio_fetch.cli import fetch_command  # noqa: PLC0415  (while the worker starts)
+
+        return fetch_command.fetch_all(args, console, launched)
+    finally:
+        if launched is not None:
+            launched.release()
+
+
+def _launch_early(args: Args) -> Launch | None:
+    """The first worker, started now: it imports its HTTP client while this process imports
+    the rest of itself, loads the manifest and plans. Not when nothing may be fetched
+    (--dry-run) or a person will be asked first."""
+    if args.dry_run or (not args.yes and sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+    return launch(args.options)
 
 
 def _guarded(console: Console, work: Callable[[], int]) -> int:
@@ -68,111 +70,3 @@ def print_error(console: Console, error: EvioError) -> None:
     console.print(Text.assemble(("evio-fetch: error: ", "bold red"), error.message), soft_wrap=True)
     if error.hint:
         console.print(f"  hint: {error.hint}", soft_wrap=True, markup=False)
-
-
-def load_specs(args: Args) -> list[FileSpec]:
-    if args.resume_state is not None:
-        if args.shard is not None:
-            raise UsageError(
-                "--shard cannot be combined with --resume-state",
-                "--resume-state finishes one download; drop --shard, or drop --resume-state "
-                "to fetch a shard of the manifest",
-            )
-        return [_spec_from_state(args.resume_state)]
-    if args.sources:
-        return specs_from_sources(args.sources, args.output_dir.resolve())
-    if not args.manifest.exists() and not args.manifest_given:
-        raise ManifestError(
-            f"{args.manifest}: no manifest here, and no SOURCE was given",
-            "run from the project's root, pass --manifest PATH, or give URLs; "
-            "`evio-fetch --demo` tries it offline",
-        )
-    return load_manifest(args.manifest, args.root.resolve()).entries
-
-
-def _spec_from_state(path: Path) -> FileSpec:
-    try:
-        return spec_from_state(path)
-    except StateError as error:
-        raise UsageError(
-            f"--resume-state: {error.message}",
-            error.hint or "give the T.evio-state file that lies beside a partial download T",
-        ) from None
-
-
-def fetch_all(args: Args, console: Console) -> int:
-    specs = load_specs(args)
-    if args.shard is not None:
-        specs = _take_shard(args.shard, specs, console, quiet=args.quiet and not args.dry_run)
-    items = planning.plan(specs, args.options)
-    if args.dry_run:
-        for line in plan_lines(items):
-            console.print(line, markup=False, soft_wrap=True)
-        return 0
-    if confirm.needs_asking(items, yes=args.yes) and not confirm.ask(console, items):
-        console.print("Nothing fetched.", markup=False)
-        return EXIT_DECLINED
-    _warn_drive_bursts(args, specs, console)
-    with _interrupts_as_keyboard_interrupt(), make_display(console, quiet=args.quiet) as display:
-        report = runner.run(specs, args.options, display, planned=items)
-    return finish(args, console, report)
-
-
-def _take_shard(
-    which: tuple[int, int], specs: list[FileSpec], console: Console, *, quiet: bool
-) -> list[FileSpec]:
-    mine = sharding.shard(specs, *which)
-    if not quiet:
-        console.print(shard_line(which, mine, len(specs)), markup=False, soft_wrap=True)
-    return mine
-
-
-def finish(args: Args, console: Console, report: runner.RunReport) -> int:
-    console.print(summary_line(report.results, report.seconds), markup=False, soft_wrap=True)
-    if args.json:
-        sys.stdout.buffer.write(json_document(report.results, report.seconds, VERSION) + b"\n")
-        sys.stdout.flush()
-    if report.interrupted:
-        console.print(
-            "Interrupted: what was downloaded is kept; run the same command again to resume.",
-            markup=False,
-            soft_wrap=True,
-        )
-        return EXIT_INTERRUPTED
-    return exit_status(report.results)
-
-
-def _say_what_was_kept(console: Console, report: runner.RunReport) -> None:
-    kept = [r for r in report.results if r.outcome == "failed" and r.target is not None]
-    partial = [r for r in kept if state_path(Path(r.target or "")).exists()]
-    console.print(
-        f"Interrupted: {len(partial)} partial download(s) kept beside their targets; run the "
-        "same command again to resume (or --resume-state T.evio-state for one file).",
-        markup=False,
-        soft_wrap=True,
-    )
-
-
-def _warn_drive_bursts(args: Args, specs: list[FileSpec], console: Console) -> None:
-    drive = any(spec.drive_id and not spec.url for spec in specs)
-    if drive and args.options.concurrency > DRIVE_BURST_LIMIT:
-        console.print(
-            f"warning: --concurrency {args.options.concurrency} against Google Drive: Drive "
-            f"answers bursts with its quota page; {DRIVE_BURST_LIMIT} or fewer is safer",
-            markup=False,
-            soft_wrap=True,
-        )
-
-
-class _interrupts_as_keyboard_interrupt:
-    """SIGTERM stops a run the way Ctrl-C does: workers stop, what was written is kept."""
-
-    def __enter__(self) -> None:
-        self._previous = signal.signal(signal.SIGTERM, self._raise)
-
-    def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
-
-    @staticmethod
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt

@@ -10,6 +10,10 @@ import msgspec
 from evio_fetch.cli.units import human_bytes, human_duration, human_rate
 from evio_fetch.engine.model import FileResult, Outcome
 
+EXIT_INTERRUPTED = 130
+# Declining the plan is not a failure of any file, but the files are not there either.
+EXIT_DECLINED = 1
+
 # The order categories are read in: what happened first, what needs attention last.
 _CATEGORIES: tuple[tuple[Outcome, str], ...] = (
     ("downloaded", "downloaded"),

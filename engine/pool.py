@@ -65,6 +65,28 @@ def start_worker(options: Options, pace: SharedPace | None = None) -> WorkerHand
     return WorkerHandle(process, parent_end)
 
 
+@dataclass(eq=False)
+class Launch:
+    """Workers started before the plan is made, so that their start-up (the HTTP client's
+    imports) overlaps the parent's own. The run adopts them; ``release`` stops any that
+    no run took."""
+
+    pace: SharedPace | None
+    workers: list[WorkerHandle]
+
+    def adopt(self) -> list[WorkerHandle]:
+        taken, self.workers = self.workers, []
+        return taken
+
+    def release(self) -> None:
+        stop_workers(self.adopt())
+
+
+def launch(options: Options, count: int = 1) -> Launch:
+    pace = shared_pace(options)
+    return Launch(pace, [start_worker(options, pace) for _ in range(count)])
+
+
 def stop_workers(workers: list[WorkerHandle]) -> None:
     """Ask every worker to stop (each saves its progress first), wait briefly, then end any
     that did not."""

@@ -34,6 +34,7 @@ from evio_fetch.engine.model import (
 from evio_fetch.engine.observer import Observer
 from evio_fetch.engine.planning import plan
 from evio_fetch.engine.pool import (
+    Launch,
     WorkerHandle,
     kill_workers,
     shared_pace,
@@ -69,13 +70,15 @@ def run(
     options: Options,
     observer: Observer,
     planned: list[PlanItem] | None = None,
+    launched: Launch | None = None,
 ) -> RunReport:
     """Fetch every spec; returns one result per spec, in input order. ``planned`` is the
-    plan already made for these specs (e.g. shown to the user), so it is not made twice."""
+    plan already made for these specs (e.g. shown to the user), so it is not made twice;
+    ``launched``, workers already starting for this run (made with the same options)."""
     began = time.monotonic()
     items = plan(specs, options) if planned is None else planned
     observer.planned(items)
-    run_ = _Run(options, observer, items)
+    run_ = _Run(options, observer, items, launched or Launch(shared_pace(options), []))
     interrupted = False
     try:
         run_.loop()
@@ -87,15 +90,17 @@ def run(
 
 
 class _Run:
-    def __init__(self, options: Options, observer: Observer, items: list[PlanItem]) -> None:
+    def __init__(
+        self, options: Options, observer: Observer, items: list[PlanItem], launched: Launch
+    ) -> None:
         self._options = options
         self._observer = observer
         self._results: dict[int, FileResult] = {}
         self._specs = [item.spec for item in items]
         self._queue = deque(item.spec for item in items if item.action != "skip")
         self._active: dict[int, _Active] = {}
-        self._workers: list[WorkerHandle] = []
-        self._pace = shared_pace(options)
+        self._workers: list[WorkerHandle] = launched.adopt()
+        self._pace = launched.pace
         self._device_full: Failure | None = None
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_out.setblocking(False)

@@ -1,0 +1,131 @@
+"""Fetching what the command line names: load the specs (manifest, sources or a state
+file), take the shard, show the plan or ask, run the engine with the display, then report
+and choose the exit status. No download logic lives here."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+
+from evio_fetch.cli import confirm
+from evio_fetch.cli.args import Args
+from evio_fetch.cli.plan_view import plan_lines, shard_line
+from evio_fetch.cli.render import make_display
+from evio_fetch.cli.report import (
+    EXIT_DECLINED,
+    EXIT_INTERRUPTED,
+    exit_status,
+    json_document,
+    summary_line,
+)
+from evio_fetch.engine import planning, runner, sharding
+from evio_fetch.engine.errors import ManifestError, StateError, UsageError
+from evio_fetch.engine.manifest import load_manifest
+from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.pool import Launch
+from evio_fetch.engine.sources import specs_from_sources
+from evio_fetch.engine.state import spec_from_state
+from evio_fetch.engine.version import VERSION
+
+DRIVE_BURST_LIMIT = 5
+
+
+def load_specs(args: Args) -> list[FileSpec]:
+    if args.resume_state is not None:
+        if args.shard is not None:
+            raise UsageError(
+                "--shard cannot be combined with --resume-state",
+                "--resume-state finishes one download; drop --shard, or drop --resume-state "
+                "to fetch a shard of the manifest",
+            )
+        return [_spec_from_state(args.resume_state)]
+    if args.sources:
+        return specs_from_sources(args.sources, args.output_dir.resolve())
+    if not args.manifest.exists() and not args.manifest_given:
+        raise ManifestError(
+            f"{args.manifest}: no manifest here, and no SOURCE was given",
+            "run from the project's root, pass --manifest PATH, or give URLs; "
+            "`evio-fetch --demo` tries it offline",
+        )
+    return load_manifest(args.manifest, args.root.resolve()).entries
+
+
+def _spec_from_state(path: Path) -> FileSpec:
+    try:
+        return spec_from_state(path)
+    except StateError as error:
+        raise UsageError(
+            f"--resume-state: {error.message}",
+            error.hint or "give the T.evio-state file that lies beside a partial download T",
+        ) from None
+
+
+def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> int:
+    specs = load_specs(args)
+    if args.shard is not None:
+        specs = _take_shard(args.shard, specs, console, quiet=args.quiet and not args.dry_run)
+    items = planning.plan(specs, args.options)
+    if args.dry_run:
+        for line in plan_lines(items):
+            console.print(line, markup=False, soft_wrap=True)
+        return 0
+    if confirm.needs_asking(items, yes=args.yes) and not confirm.ask(console, items):
+        console.print("Nothing fetched.", markup=False)
+        return EXIT_DECLINED
+    _warn_drive_bursts(args, specs, console)
+    with _interrupts_as_keyboard_interrupt(), make_display(console, quiet=args.quiet) as display:
+        report = runner.run(specs, args.options, display, planned=items, launched=launched)
+    return finish(args, console, report)
+
+
+def _take_shard(
+    which: tuple[int, int], specs: list[FileSpec], console: Console, *, quiet: bool
+) -> list[FileSpec]:
+    mine = sharding.shard(specs, *which)
+    if not quiet:
+        console.print(shard_line(which, mine, len(specs)), markup=False, soft_wrap=True)
+    return mine
+
+
+def finish(args: Args, console: Console, report: runner.RunReport) -> int:
+    console.print(summary_line(report.results, report.seconds), markup=False, soft_wrap=True)
+    if args.json:
+        sys.stdout.buffer.write(json_document(report.results, report.seconds, VERSION) + b"\n")
+        sys.stdout.flush()
+    if report.interrupted:
+        console.print(
+            "Interrupted: what was downloaded is kept; run the same command again to resume.",
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
+    return exit_status(report.results)
+
+
+def _warn_drive_bursts(args: Args, specs: list[FileSpec], console: Console) -> None:
+    drive = any(spec.drive_id and not spec.url for spec in specs)
+    if drive and args.options.concurrency > DRIVE_BURST_LIMIT:
+        console.print(
+            f"warning: --concurrency {args.options.concurrency} against Google Drive: Drive "
+            f"answers bursts with its quota page; {DRIVE_BURST_LIMIT} or fewer is safer",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+class _interrupts_as_keyboard_interrupt:
+    """SIGTERM stops a run the way Ctrl-C does: workers stop, what was written is kept."""
+
+    def __enter__(self) -> None:
+        self._previous = signal.signal(signal.SIGTERM, self._raise)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
