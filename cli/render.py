@@ -269,14 +269,23 @@ def _widest(texts: list[str]) -> int:
     return max((cell_len(t) for t in texts), default=0)
 
 
-def _layout(rows: list[_Cells], width: int) -> _Layout:
-    widths = {
-        "bytes_full": _widest([r.bytes_full for r in rows]),
-        "bytes": _widest([r.done for r in rows]),
+def _layout(rows: list[_Cells], width: int, seen: dict[str, int]) -> _Layout:
+    """Columns for ``rows`` in ``width`` cells. ``seen`` holds the widest each column has
+    been so far, so columns never narrow as files come and go and the bars stay put."""
+    current = {
+        # Room for the done count to grow to the size from the start.
+        "bytes_full": _widest(
+            [r.bytes_full for r in rows] + [f"{r.size}/{r.size}" for r in rows if r.size]
+        ),
+        "bytes": _widest([r.size or r.done for r in rows] + [r.done for r in rows]),
         "speed": _widest([r.speed for r in rows]),
         "eta": _widest([r.eta for r in rows]),
+        "name": max(1, _widest([r.name for r in rows])),
     }
-    name_need = max(1, _widest([r.name for r in rows]))
+    for column, cells in current.items():
+        seen[column] = max(seen.get(column, 0), cells)
+    widths = dict(seen)
+    name_need = widths["name"]
     for bar, full, nbytes, speed, eta in _LAYOUT_STEPS:
         # Every column after the name costs its width plus a one-cell gap.
         shown = [PERCENT_WIDTH]
@@ -310,8 +319,8 @@ def _percent(fraction: float | None) -> str:
     return "" if fraction is None else f"{math.floor(fraction * 100)}%"
 
 
-def _grid(rows: list[_Cells], width: int, now: float) -> Table:
-    layout = _layout(rows, width)
+def _grid(rows: list[_Cells], width: int, now: float, seen: dict[str, int]) -> Table:
+    layout = _layout(rows, width, seen)
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=layout.name, no_wrap=True, overflow="crop")
     if layout.bar:
@@ -346,6 +355,8 @@ class _Board:
     def __init__(self, clock: Clock) -> None:
         self.lock = threading.Lock()
         self.clock = clock
+        # The widest each column of the board has been (see _layout).
+        self.widths: dict[str, int] = {}
         self.files_total = 0
         self.files_done = 0
         # Files to fetch that have not started: their size from the plan, None if unknown.
@@ -482,7 +493,7 @@ class _Board:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         cells, now = self.snapshot()
-        yield _grid(cells, options.max_width, now)
+        yield _grid(cells, options.max_width, now, self.widths)
 
 
 REFRESH_PER_SECOND = 5

@@ -111,6 +111,20 @@ def test_rows_only_for_files_in_flight() -> None:
     assert [line.split()[0] for line in lines[1:]] == ["recording_3.dat", "recording_4.dat"]
 
 
+def test_columns_do_not_narrow_when_a_long_name_finishes() -> None:
+    display, _, _ = live()
+    long, short = spec(0, 10 * MIB, "a_rather_long_recording_name.dat"), spec(1, 10 * MIB, "b.dat")
+    display.planned(plan(long, short))
+    for s in (long, short):
+        display.started(s, f"/data/{s.label}", 10 * MIB, 0)
+    before = render(display, 80)[2]
+    display.finished(downloaded(long, 10 * MIB))
+    after = render(display, 80)[1]
+    # The bar of the file still in flight starts where it did: nothing shifts sideways.
+    assert after.startswith("b.dat")
+    assert re.search("[━╸╺]", after).start() == re.search("[━╸╺]", before).start()
+
+
 def test_no_row_before_started_and_5000_files_stay_one_row() -> None:
     display, _, _ = live()
     display.planned(plan(*(spec(i, MIB) for i in range(5000))))
