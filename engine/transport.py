@@ -23,6 +23,10 @@ USER_AGENT = f"evio-fetch/{VERSION}"
 # Bigger socket reads mean fewer trips through Python per megabyte; the reader pauses the
 # socket at twice this, which bounds the bytes buffered per connection.
 READ_BUFFER = 1024 * 1024
+# What one worker's connections may buffer together when it cannot keep up with them
+# (dozens of capped connections): the read buffer shrinks so their sum stays within this.
+WORKER_BUFFERS = 24 * 1024 * 1024
+MIN_READ_BUFFER = 64 * 1024
 MAX_REDIRECTS = 10
 MAX_HEADER = 16 * 1024
 
@@ -74,7 +78,7 @@ class Transport:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._options.timeout, sock_read=self._options.timeout
         )
-        read_buffer, receive_buffer = READ_BUFFER, None
+        read_buffer, receive_buffer = read_buffer_size(self._options), None
         if self._pace is not None:
             connections = self._options.segments * self._options.concurrency
             read_buffer, receive_buffer = buffer_sizes(self._pace.rate, connections)
@@ -113,6 +117,15 @@ class Transport:
             yield Reply(response, self._pace)
         finally:
             response.release()
+
+
+def read_buffer_size(options: Options) -> int:
+    """The read buffer per connection: 1 MiB, less when one worker holds many connections."""
+    workers = max(1, min(options.workers, options.concurrency))
+    files_per_worker = -(-options.concurrency // workers)
+    connections = options.segments * files_per_worker
+    share = WORKER_BUFFERS // (2 * connections)
+    return max(MIN_READ_BUFFER, min(READ_BUFFER, share))
 
 
 def _socket_factory(
