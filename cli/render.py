@@ -250,6 +250,8 @@ NAME_MAX = 32
 BAR_MIN = 10
 BAR_MAX = 40
 PERCENT_WIDTH = 4
+SPEED_CELLS = len("1023.9 MiB/s")
+ETA_CELLS = len("0:00")
 NO_VALUE = "--"
 
 # What to give up, in order, when the terminal is narrow: each step keeps the most useful
@@ -278,8 +280,9 @@ def _layout(rows: list[_Cells], width: int, seen: dict[str, int]) -> _Layout:
             [r.bytes_full for r in rows] + [f"{r.size}/{r.size}" for r in rows if r.size]
         ),
         "bytes": _widest([r.size or r.done for r in rows] + [r.done for r in rows]),
-        "speed": _widest([r.speed for r in rows]),
-        "eta": _widest([r.eta for r in rows]),
+        # Speed and ETA appear only after a moment of data: their room is kept from the start.
+        "speed": max(SPEED_CELLS, _widest([r.speed for r in rows])),
+        "eta": max(ETA_CELLS, _widest([r.eta for r in rows])),
         "name": max(1, _widest([r.name for r in rows])),
     }
     for column, cells in current.items():

@@ -125,6 +125,18 @@ def test_columns_do_not_narrow_when_a_long_name_finishes() -> None:
     assert re.search("[━╸╺]", after).start() == re.search("[━╸╺]", before).start()
 
 
+def test_the_bar_stays_put_when_speed_and_eta_appear() -> None:
+    display, _, clock = live()
+    s = spec(0, 100 * MIB)
+    display.planned(plan(s))
+    display.started(s, f"/data/{s.label}", 100 * MIB, 0)
+    before = render(display, 80)[1]
+    stream(display, clock, s, 20 * MIB, 2.0)
+    after = render(display, 80)[1]
+    assert "MiB/s" in after and "MiB/s" not in before
+    assert re.search("[━╸╺]", after).start() == re.search("[━╸╺]", before).start()
+
+
 def test_no_row_before_started_and_5000_files_stay_one_row() -> None:
     display, _, _ = live()
     display.planned(plan(*(spec(i, MIB) for i in range(5000))))
