@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from evio_fetch.cli.args import Args, parse
+from evio_fetch.cli.confirm import is_interactive
 from evio_fetch.cli.report import EXIT_INTERRUPTED
 from evio_fetch.engine.errors import EvioError
 from evio_fetch.engine.pool import Launch, launch
@@ -48,7 +49,7 @@ def _launch_early(args: Args) -> Launch | None:
     """The first worker, started now: it imports its HTTP client while this process imports
     the rest of itself, loads the manifest and plans. Not when nothing may be fetched
     (--dry-run) or a person will be asked first."""
-    if args.dry_run or (not args.yes and sys.stdin.isatty() and sys.stderr.isatty()):
+    if args.dry_run or (not args.yes and is_interactive()):
         return None
     return launch(args.options)
 

@@ -189,12 +189,7 @@ def fetch(
         ),
     )
     watcher = _Watcher(on_progress, None)
-    report = call.run(watcher)
-    if watcher.error is not None:
-        raise watcher.error
-    if report.interrupted:
-        raise KeyboardInterrupt
-    return watcher.report(report)
+    return watcher.outcome(call.run(watcher))
 
 
 async def fetch_async(
@@ -253,11 +248,7 @@ async def fetch_async(
         if not task.cancelled():
             task.exception()  # the run's own end no longer matters: mark it seen
         raise
-    if watcher.error is not None:
-        raise watcher.error
-    if report.interrupted:
-        raise KeyboardInterrupt
-    return watcher.report(report)
+    return watcher.outcome(report)
 
 
 # Arguments --------------------------------------------------------------------------------
@@ -403,6 +394,14 @@ class _Watcher:
         self._files_done = 0
         self._files_failed = 0
         self._last = 0.0
+
+    def outcome(self, report: runner.RunReport) -> Report:
+        """The caller's result: the callback's error or an interrupt raised, else the report."""
+        if self.error is not None:
+            raise self.error
+        if report.interrupted:
+            raise KeyboardInterrupt
+        return self.report(report)
 
     def report(self, report: runner.RunReport) -> Report:
         return Report(tuple(report.results), report.seconds, tuple(self.warnings))

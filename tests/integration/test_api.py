@@ -237,6 +237,8 @@ def test_ctrl_c_stops_the_run_and_is_raised_again(dataset: Dataset, tmp_path: Pa
         ({"sources": ["http://x/a"], "segments": True}, "segments=True"),
         ({"sources": ["http://x/a", 7]}, "sources[1] is 7"),
         ({"sources": ["ftp://x/a"]}, "ftp://x/a"),
+        ({"sources": ["http://x/a"], "max_speed": "fast"}, "max_speed='fast'"),
+        ({"sources": ["http://x/a"], "max_speed": 0}, "max_speed=0"),
     ],
 )
 async def test_bad_arguments_raise_before_anything_runs(
