@@ -268,25 +268,32 @@ def test_the_live_display_in_a_real_terminal(served: Served, tmp_path: Path, wid
         assert (work / "data" / f.path).read_bytes() == (served_root / f.path).read_bytes()
 
 
+def answer_prompt(
+    pane: Pane, server: ServerThread, work: Path, keys: str
+) -> tuple[list[list[str]], int]:
+    """Wait for the [y/N] prompt, check nothing was fetched before it, answer with ``keys``
+    and watch the run to its end."""
+
+    def asked() -> bool:
+        screen = pane.screen()
+        if exit_status(screen) is not None:
+            raise AssertionError("ended without asking:\n" + "\n".join(screen))
+        return any("[y/N]" in line for line in screen)
+
+    wait_until(asked, DEADLINE, "the [y/N] prompt")
+    assert server.stats.requests == 0
+    assert not (work / "data").exists()
+    pane.send(keys, "Enter")
+    return watch_run(pane)
+
+
 def test_the_confirmation_prompt_accepts_y(served: Served, tmp_path: Path) -> None:
     served_root, files, server = served
     manifest, work = prepare(tmp_path, served, "prompt")
     pane = Pane(tmp_path, 80)
     try:
         pane.start(command(manifest), work)
-
-        def asked() -> bool:
-            screen = pane.screen()
-            if exit_status(screen) is not None:
-                raise AssertionError("ended without asking:\n" + "\n".join(screen))
-            return any("[y/N]" in line for line in screen)
-
-        wait_until(asked, DEADLINE, "the [y/N] prompt")
-        # Nothing is fetched before the answer.
-        assert server.stats.requests == 0
-        assert not (work / "data").exists()
-        pane.send("y", "Enter")
-        frames, status = watch_run(pane)
+        frames, status = answer_prompt(pane, server, work, "y")
     finally:
         pane.close()
     final = frames[-1]
@@ -302,9 +309,7 @@ def test_declining_the_prompt_fetches_nothing(served: Served, tmp_path: Path) ->
     pane = Pane(tmp_path, 80)
     try:
         pane.start(command(manifest), work)
-        wait_until(lambda: any("[y/N]" in line for line in pane.screen()), DEADLINE, "the prompt")
-        pane.send("n", "Enter")
-        frames, status = watch_run(pane)
+        frames, status = answer_prompt(pane, server, work, "n")
     finally:
         pane.close()
     assert status == 1, "\n".join(frames[-1])
