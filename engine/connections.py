@@ -34,9 +34,6 @@ from evio_fetch.engine.transport import Reply, Transport
 # A connection that runs out of work takes over part of another's range only if it can have
 # at least this much: a smaller tail finishes sooner on the connection that already has it.
 MIN_SPLIT = BLOCK_SIZE
-# Connections take a large file in pieces of this size, in order (see ``ordered_count``):
-# big enough that a piece is one request, small enough that the hashed prefix keeps up.
-PIECE = 32 * 1024 * 1024
 # Stands for "until the server stops" in a stream of unknown length.
 UNBOUNDED = 1 << 62
 # Drive cuts transfers after about an hour; a link renewed more often than this is broken.

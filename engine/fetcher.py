@@ -14,7 +14,7 @@ from evio_fetch.engine import drive, naming
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
-from evio_fetch.engine.connections import PIECE, UNBOUNDED, FileWork, Pending, run_connections
+from evio_fetch.engine.connections import UNBOUNDED, FileWork, Pending, run_connections
 from evio_fetch.engine.content_range import parse_content_range
 from evio_fetch.engine.errors import (
     EvioError,
@@ -248,7 +248,7 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
         for segment in download.segments:
             job.digests.reopen(segment.pos, job.part.fd)
     elif probe.ranged and probe.total is not None:
-        count = ordered_count(probe.total, ctx.options.segments, PIECE)
+        count = ordered_count(probe.total, ctx.options.segments, ctx.options.piece)
         download.segments = plan_segments(probe.total, count, ctx.options.min_segment, BLOCK_SIZE)
         job.digests = BlockDigests(probe.total)
     else:

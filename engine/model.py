@@ -32,6 +32,10 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     # No segment is planned smaller than this: below it, an extra connection costs more
     # than it gains.
     min_segment: int = 2 * MIB
+    # With several connections, a large file is taken in pieces of about this size, front to
+    # back: big enough that a piece is one request, small enough that the hashed prefix
+    # keeps up with the download.
+    piece: int = 32 * MIB
 
 
 class FileSpec(msgspec.Struct, frozen=True, kw_only=True):

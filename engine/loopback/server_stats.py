@@ -41,6 +41,7 @@ class ServerStats:
         self._requests = 0
         self._by_path: dict[str, int] = {}
         self._range_gets = 0
+        self._range_starts: list[int] = []
         self._bytes_sent = 0
         self._connections = 0
         # Transports are remembered so each connection is counted once.
@@ -82,6 +83,12 @@ class ServerStats:
             return self._range_gets
 
     @property
+    def range_starts(self) -> list[int]:
+        """The first byte of every 206 body, in the order the responses began."""
+        with self._lock:
+            return list(self._range_starts)
+
+    @property
     def bytes_sent(self) -> int:
         """Bytes of response bodies written to clients."""
         with self._lock:
@@ -120,6 +127,10 @@ class ServerStats:
             if transport is not None and transport not in self._transports:
                 self._connections += 1
                 self._transports.put(transport, None)
+
+    def _record_range(self, start: int) -> None:
+        with self._lock:
+            self._range_starts.append(start)
 
     def _record_bytes(self, n: int) -> None:
         with self._lock:

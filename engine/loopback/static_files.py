@@ -163,6 +163,7 @@ class Exchange:
         response = web.StreamResponse(status=206, headers=self._headers())
         response.headers[hdrs.CONTENT_RANGE] = content_range(start, end, self.meta.size)
         response.content_length = end + 1 - start
+        self.stats._record_range(start)
         return await self._send(response, start, end + 1)
 
     def _choose(self) -> RangeAnswer:

@@ -9,10 +9,12 @@ from msgspec.structs import replace
 from support import MIB, leftovers, same_bytes, specs_for
 
 from evio_fetch.engine import runner
+from evio_fetch.engine.blocks import BLOCK_SIZE
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 from evio_fetch.engine.model import FileSpec, Options
 from evio_fetch.engine.observer import NullObserver
+from evio_fetch.engine.segments import ordered_count, plan_segments
 
 Dataset = tuple[Path, list[DataFile]]
 
@@ -46,6 +48,24 @@ def test_large_file_uses_concurrent_range_requests(dataset: Dataset, tmp_path: P
         assert capped.stats.range_gets >= 4
         # Every byte was sent about once: rebalancing splits ranges, it does not repeat them.
         assert capped.stats.bytes_sent < big[0].size * 1.1
+    assert same_bytes(served, tmp_path, big)
+
+
+def test_pieces_are_taken_front_to_back(dataset: Dataset, tmp_path: Path) -> None:
+    served, files = dataset
+    big = [f for f in files if f.path == "big/c.dat"]
+    options = {"segments": 2, "piece": 4 * MIB, "min_segment": MIB}
+    count = ordered_count(big[0].size, 2, 4 * MIB)
+    starts = [s.start for s in plan_segments(big[0].size, count, MIB, BLOCK_SIZE)]
+    with ServerThread(served, ServerConfig(rate_per_connection=8 * MIB)) as capped:
+        report = fetch(specs_for(big, capped, tmp_path), **options)
+        requested = capped.stats.range_starts
+    assert report.results[0].outcome == "downloaded"
+    # The order in which pieces were first asked for: with two connections, piece i is
+    # asked for before piece i + 2, so the complete prefix grows as the file arrives.
+    order = [starts.index(s) for s in dict.fromkeys(requested) if s in starts]
+    assert sorted(order) == list(range(count))
+    assert all(piece < position + 2 for position, piece in enumerate(order)), order
     assert same_bytes(served, tmp_path, big)
 
 
