@@ -81,7 +81,8 @@ class Transport:
         read_buffer, receive_buffer = read_buffer_size(self._options), None
         if self._pace is not None:
             connections = self._options.segments * self._options.concurrency
-            read_buffer, receive_buffer = buffer_sizes(self._pace.rate, connections)
+            paced, receive_buffer = buffer_sizes(self._pace.rate, connections)
+            read_buffer = min(read_buffer, paced)  # a high cap must not lift the worker's budget
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=0, ttl_dns_cache=300, socket_factory=_socket_factory(receive_buffer)
