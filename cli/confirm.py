@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 from rich.console import Console
 
@@ -18,9 +17,9 @@ SHOWN_LINES = 20
 YES = {"y", "yes"}
 
 
-def is_interactive(stdin: TextIO | None = None, stderr: TextIO | None = None) -> bool:
-    stdin, stderr = stdin or sys.stdin, stderr or sys.stderr
-    return stdin is not None and stdin.isatty() and stderr.isatty()
+def is_interactive() -> bool:
+    """A person is there to answer: both stdin and stderr are terminals."""
+    return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def needs_asking(items: Sequence[PlanItem], *, yes: bool) -> bool:
