@@ -43,6 +43,9 @@ from evio_fetch.engine.pool import (
 )
 from evio_fetch.engine.verify import PrefixHasher
 
+# Files in flight, downloading or finishing, per file allowed to download at once.
+FINISHING_ROOM = 2
+
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
 
 
@@ -117,16 +120,23 @@ class _Run:
                 )
 
     def loop(self) -> None:
-        # A full device stops the whole run: every other file would fail the same way, and
-        # the ones in flight keep their progress for a later resume.
-        while (self._queue or self._active) and self._device_full is None:
-            self._dispatch()
+        while self._has_work():
+            if self._device_full is None:
+                self._dispatch()
             waitables: list[Connection | socket.socket | int] = [self._wake_in]
             waitables += [w.conn for w in self._workers]
             waitables += [w.process.sentinel for w in self._workers]
             for ready in wait(waitables, timeout=1.0):
                 self._on_ready(ready)
             self._collect_hashes()
+
+    def _has_work(self) -> bool:
+        if self._device_full is not None:
+            # A full device stops the run: every other file would fail the same way, and the
+            # ones downloading keep their progress for a later resume. Files already written
+            # in full still finish.
+            return any(active.written is not None for active in self._active.values())
+        return bool(self._queue or self._active)
 
     def results(self, interrupted: bool) -> list[FileResult]:
         return [self._results.get(s.index) or self._unfinished(s, interrupted) for s in self._specs]
@@ -157,12 +167,20 @@ class _Run:
     # Scheduling ----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self._queue and len(self._active) < self._options.concurrency:
+        while self._queue and self._has_room():
             spec = self._queue.popleft()
             worker = self._least_busy_worker()
             worker.files.add(spec.index)
             self._active[spec.index] = _Active(spec, worker, time.monotonic())
             worker.send(Job(spec))
+
+    def _has_room(self) -> bool:
+        """Whether another file may start. A file whose bytes are all written no longer
+        downloads (its hash, flush and rename remain), so the next one starts then; files
+        finishing are bounded too, so a slow disk cannot pile up open files."""
+        limit = self._options.concurrency
+        downloading = sum(1 for active in self._active.values() if active.written is None)
+        return downloading < limit and len(self._active) < FINISHING_ROOM * limit
 
     def _least_busy_worker(self) -> WorkerHandle:
         self._workers = [w for w in self._workers if w.alive]

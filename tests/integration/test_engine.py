@@ -69,6 +69,18 @@ def test_pieces_are_taken_front_to_back(dataset: Dataset, tmp_path: Path) -> Non
     assert same_bytes(served, tmp_path, big)
 
 
+def test_concurrency_bounds_the_files_downloading_at_once(tmp_path: Path) -> None:
+    files = generate(tmp_path / "served", [(f"s{n:02}.bin", 256 * 1024) for n in range(12)], 7)
+    # Capped so that every file streams for a quarter of a second: overlaps are seen.
+    with ServerThread(tmp_path / "served", ServerConfig(rate_per_connection=MIB)) as capped:
+        report = fetch(specs_for(files, capped, tmp_path / "out"), concurrency=3, workers=2)
+        streaming = capped.stats.max_streaming
+    assert [r.outcome for r in report.results] == ["downloaded"] * len(files)
+    # Files finishing (hash, flush, rename) make room for the next, but never more than
+    # three bodies are in flight.
+    assert streaming == 3
+
+
 def test_server_that_ignores_ranges(dataset: Dataset, tmp_path: Path) -> None:
     served, files = dataset
     with ServerThread(served, ServerConfig(ignore_ranges=True)) as plain:
