@@ -41,7 +41,7 @@ from evio_fetch.engine.pool import (
     start_worker,
     stop_workers,
 )
-from evio_fetch.engine.verify import PrefixHasher
+from evio_fetch.engine.verify import HashPool, PrefixHasher
 
 # Files in flight, downloading or finishing, per file allowed to download at once.
 FINISHING_ROOM = 2
@@ -107,6 +107,7 @@ class _Run:
         self._device_full: Failure | None = None
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_out.setblocking(False)
+        self._hashes = HashPool()
         for item in items:
             if item.action == "skip":
                 self._finish(
@@ -154,6 +155,7 @@ class _Run:
         for active in self._active.values():
             if active.hasher is not None:
                 active.hasher.cancel()
+        self._hashes.close()
         cut_short = False
         try:
             stop_workers(self._workers)
@@ -240,7 +242,7 @@ class _Run:
             active.hasher.cancel()  # the worker started over: hash the new bytes
         active.target = event.target
         active.written, active.judged = None, False
-        active.hasher = PrefixHasher(event.part, self._wake)
+        active.hasher = self._hashes.hasher(event.part, self._wake)
         self._observer.started(active.spec, event.target, event.size, event.done)
 
     def _on_written(self, active: _Active, event: Written) -> None:

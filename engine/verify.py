@@ -7,6 +7,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 BLOCK = 1024 * 1024
@@ -20,81 +21,112 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class HashPool:
+    """A few long-lived threads that hash every file of a run. A thread per file cost the
+    parent more than hashing a 1 MiB file, and its start stalled the parent's loop."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        count = threads or min(4, os.cpu_count() or 1)
+        self._executor = ThreadPoolExecutor(count, thread_name_prefix="sha256")
+
+    def hasher(self, path: str, wake: Callable[[], None]) -> PrefixHasher:
+        return PrefixHasher(path, wake, self._executor)
+
+    def close(self) -> None:
+        # Tasks still queued run: each sees its hasher cancelled and closes its file.
+        self._executor.shutdown(wait=False)
+
+
 class PrefixHasher:
-    """Hashes ``path`` on its own thread up to the offset it is told is complete.
+    """Hashes ``path`` up to the offset it is told is complete, on a pool's thread.
 
     hashlib releases the GIL on large updates, so hashing overlaps with the caller's work.
-    When the final size is reached, ``digest`` (or ``error``) is set and ``wake`` is called."""
+    At most one pool task works on a file at a time; it hashes what is known to be complete,
+    then ends, and the next advance schedules another. When the final size is reached,
+    ``digest`` (or ``error``) is set and ``wake`` is called."""
 
-    def __init__(self, path: str, wake: Callable[[], None]) -> None:
+    def __init__(self, path: str, wake: Callable[[], None], executor: Executor) -> None:
         self._path = path
         self._wake = wake
-        self._ready = threading.Condition()
+        self._executor = executor
+        self._lock = threading.Lock()
         self._target = 0
         self._final: int | None = None
         self._cancelled = False
+        self._scheduled = False
+        # Touched only by the one scheduled task.
+        self._hashed = 0
+        self._sha = hashlib.sha256()
+        self._fd: int | None = None
         self.digest: str | None = None
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name=f"sha256 {path}", daemon=True)
-        self._thread.start()
 
     def advance(self, upto: int) -> None:
-        with self._ready:
+        with self._lock:
             if upto > self._target:
                 self._target = upto
-                self._ready.notify()
+                self._schedule()
 
     def finish(self, size: int) -> None:
-        with self._ready:
+        with self._lock:
             self._final = size
             self._target = size
-            self._ready.notify()
+            self._schedule()
 
     def cancel(self) -> None:
-        with self._ready:
-            self._cancelled = True
-            self._ready.notify()
+        with self._lock:
+            if self._scheduled:
+                self._cancelled = True  # the running task stops and closes the file
+            else:
+                self._end()
 
     @property
     def finished(self) -> bool:
         return self.digest is not None or self.error is not None
 
-    def _next_target(self, hashed: int) -> int | None:
-        """Block until there is more to hash; None when done or cancelled."""
-        with self._ready:
-            while not self._cancelled and self._target <= hashed and self._final != hashed:
-                self._ready.wait()
-            if self._cancelled or self._final == hashed:
-                return None
-            return self._target
+    def _schedule(self) -> None:
+        """Called with the lock held."""
+        if not self._scheduled and not self._cancelled:
+            self._scheduled = True
+            self._executor.submit(self._work)
 
-    def _run(self) -> None:
-        digest = hashlib.sha256()
+    def _work(self) -> None:
         try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+            while (target := self._next_target()) is not None:
+                self._hash_until(target)
         except OSError as error:
-            self._fail(error)
-            return
-        try:
-            self._hash_until_final(fd, digest)
-        except OSError as error:
-            self._fail(error)
-        finally:
-            os.close(fd)
-
-    def _hash_until_final(self, fd: int, digest: hashlib._Hash) -> None:
-        hashed = 0
-        while (target := self._next_target(hashed)) is not None:
-            while hashed < target:
-                block = os.pread(fd, min(BLOCK, target - hashed), hashed)
-                if not block:
-                    raise OSError(f"{self._path} ended at byte {hashed}, expected {target}")
-                digest.update(block)
-                hashed += len(block)
-        if not self._cancelled:
-            self.digest = digest.hexdigest()
+            with self._lock:
+                self._end()
+            self.error = f"cannot read {self._path} to check it: {error}"
             self._wake()
 
-    def _fail(self, error: OSError) -> None:
-        self.error = f"cannot read {self._path} to check it: {error}"
-        self._wake()
+    def _next_target(self) -> int | None:
+        """What to hash up to next; None when this task is done (caught up, finished or
+        cancelled), in which case the next advance schedules another."""
+        with self._lock:
+            if self._cancelled:
+                self._end()
+            elif self._final == self._hashed:
+                self._end()
+                self.digest = self._sha.hexdigest()
+                self._wake()
+            elif self._target > self._hashed:
+                return self._target
+            self._scheduled = False
+            return None
+
+    def _hash_until(self, target: int) -> None:
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+        while self._hashed < target and not self._cancelled:
+            block = os.pread(self._fd, min(BLOCK, target - self._hashed), self._hashed)
+            if not block:
+                raise OSError(f"{self._path} ended at byte {self._hashed}, expected {target}")
+            self._sha.update(block)
+            self._hashed += len(block)
+
+    def _end(self) -> None:
+        self._cancelled = True  # nothing more is hashed, whatever arrives later
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
