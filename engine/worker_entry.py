@@ -3,6 +3,8 @@ parent, which only names it, never imports the HTTP client the worker needs."""
 
 from __future__ import annotations
 
+import os
+import sys
 from multiprocessing.connection import Connection
 
 from evio_fetch.engine.pacing import SharedPace
@@ -12,3 +14,8 @@ def start(conn: Connection, options: bytes, pace: SharedPace | None) -> None:
     from evio_fetch.engine.worker import worker_main  # noqa: PLC0415  (only in the worker)
 
     worker_main(conn, options, pace)
+    # Every file is closed and every thread joined by now. The interpreter's own teardown
+    # (freeing thousands of objects and modules) would only delay the parent's exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
