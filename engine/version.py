@@ -1,8 +1,4 @@
-"""The installed version, read once from the distribution's metadata."""
+"""The version, in one place: the package's metadata is built from it (pyproject.toml), and
+reading it costs no metadata lookup at start-up."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    VERSION = version("evio-fetch")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    VERSION = "0.0.0+source"
+VERSION = "0.1.0"
