@@ -4,22 +4,17 @@ something to fetch. Scripts, pipes, CI and ``--yes`` are never made to wait."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
 from rich.console import Console
 
 from evio_fetch.cli.plan_view import plan_lines
+from evio_fetch.cli.tty import is_interactive
 from evio_fetch.engine.model import PlanItem
 
 # A plan longer than this shows its first lines and a count of the rest; the total follows.
 SHOWN_LINES = 20
 YES = {"y", "yes"}
-
-
-def is_interactive() -> bool:
-    """A person is there to answer: both stdin and stderr are terminals."""
-    return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def needs_asking(items: Sequence[PlanItem], *, yes: bool) -> bool:

@@ -1,55 +1,64 @@
 """``evio-fetch``: parse the command line, dispatch to the command asked for, and turn our
 errors into one line and an exit status.
 
-Only what every run needs is imported up front: the first worker process is started
-before the rest of the parent is imported, so the two start-ups overlap."""
+Only the parser and the worker pool are imported before the first worker process is started;
+the display and the rest of the parent are imported while it starts, so the two start-ups
+overlap."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from evio_fetch.cli.args import Args, parse
-from evio_fetch.cli.confirm import is_interactive
 from evio_fetch.cli.report import EXIT_INTERRUPTED
+from evio_fetch.cli.tty import is_interactive
 from evio_fetch.engine.errors import EvioError
 from evio_fetch.engine.pool import Launch, launch
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    console = Console(stderr=True, highlight=False)
     if words[:1] == ["manifest"]:
         from evio_fetch.cli import manifest_command  # noqa: PLC0415  (imported when used)
 
+        console = _console()
         return _guarded(console, lambda: manifest_command.run(words[1:], console))
     args = parse(words)
-    return _guarded(console, lambda: _fetch_or_demo(args, console))
+    launched = _launch_early(args)
+    try:
+        console = _console()
+        return _guarded(console, lambda: _fetch_or_demo(args, console, launched))
+    finally:
+        if launched is not None:
+            launched.release()
 
 
-def _fetch_or_demo(args: Args, console: Console) -> int:
+def _console() -> Console:
+    from rich.console import Console  # noqa: PLC0415  (imported once a worker is starting)
+
+    return Console(stderr=True, highlight=False)
+
+
+def _fetch_or_demo(args: Args, console: Console, launched: Launch | None) -> int:
     if args.demo_requested:
         from evio_fetch.cli import demo  # noqa: PLC0415  (its server is needed only here)
 
         return demo.run_demo(args, console)
-    launched = _launch_early(args)
-    try:
-        from evio_fetch.cli import fetch_command  # noqa: PLC0415  (while the worker starts)
+    from evio_fetch.cli import fetch_command  # noqa: PLC0415  (while the worker starts)
 
-        return fetch_command.fetch_all(args, console, launched)
-    finally:
-        if launched is not None:
-            launched.release()
+    return fetch_command.fetch_all(args, console, launched)
 
 
 def _launch_early(args: Args) -> Launch | None:
     """The first worker, started now: it imports its HTTP client while this process imports
     the rest of itself, loads the manifest and plans. Not when nothing may be fetched
     (--dry-run) or a person will be asked first."""
-    if args.dry_run or (not args.yes and is_interactive()):
+    if args.demo_requested or args.dry_run or (not args.yes and is_interactive()):
         return None
     return launch(args.options)
 
@@ -67,6 +76,8 @@ def _guarded(console: Console, work: Callable[[], int]) -> int:
 
 
 def print_error(console: Console, error: EvioError) -> None:
+    from rich.text import Text  # noqa: PLC0415  (only when there is an error to show)
+
     # A Text, never markup: messages carry names from the network.
     console.print(Text.assemble(("evio-fetch: error: ", "bold red"), error.message), soft_wrap=True)
     if error.hint:
