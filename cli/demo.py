@@ -44,7 +44,8 @@ def run_demo(args: Args, console: Console) -> int:
             with make_display(console, quiet=args.quiet) as display:
                 report = runner.run(specs, args.options, display)
     console.print(summary_line(report.results, report.seconds), markup=False)
-    _compare_with_one_stream(console, report, args.options.concurrency)
+    if args.options.max_speed is None:  # under a cap of the user's, the comparison says nothing
+        _compare_with_one_stream(console, report, args.options.concurrency)
     if not keep:
         shutil.rmtree(out, ignore_errors=True)
     return 130 if report.interrupted else exit_status(report.results)

@@ -149,6 +149,13 @@ def test_quiet_prints_only_the_summary(
     assert "downloaded" in result.stderr
 
 
+def test_demo_under_a_speed_cap_makes_no_speed_comparison(tmp_path: Path) -> None:
+    result = run_cli("--demo", "--max-speed", "2G", cwd=tmp_path, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert "5 downloaded" in result.stderr
+    assert "times faster" not in result.stderr
+
+
 def test_sources_land_in_the_output_directory(
     dataset: Dataset, server: ServerThread, tmp_path: Path
 ) -> None:
