@@ -1,7 +1,7 @@
-"""The parent side of a run: plan, hand files to worker processes (at most ``concurrency`` in
-flight across all of them), follow their progress, check each file's SHA256 while it arrives,
-and give the verdict that lets a worker move a file into place. No rendering: an Observer is
-told what happens."""
+"""The parent side of a run: plan, hand files to worker processes (at most ``concurrency``
+downloading across all of them), follow their progress, check each file's SHA256 while it
+arrives, and give the verdict that lets a worker move a file into place. No rendering: an
+Observer is told what happens."""
 
 from __future__ import annotations
 
@@ -210,6 +210,9 @@ class _Run:
             for event in batch.events:
                 self._on_event(event)
         worker.alive = False
+        # Out of the wait set at once: a dead worker's pipe and sentinel stay ready forever.
+        self._workers = [w for w in self._workers if w is not worker]
+        kill_workers([worker])
         code = worker.process.exitcode
         for index in list(worker.files):
             error = DownloadError(f"the worker process downloading it died (exit status {code})")

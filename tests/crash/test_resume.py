@@ -221,6 +221,39 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path: Path, manifest: Path) 
     wait_until(lambda: not any(alive(pid) for pid in workers), 10, "the workers to exit")
 
 
+def test_a_killed_worker_fails_its_file_and_the_run_goes_on(
+    tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread
+) -> None:
+    served, big = source
+    (small,) = generate(served, [("rec/small.dat", MIB)], seed=12)
+    manifest = write_manifest(
+        tmp_path / "two.json",
+        [
+            (capped.url_for(big.path), "out/big.dat", big),
+            (capped.url_for(small.path), "out/small.dat", small),
+        ],
+    )
+    # One file at a time: the second waits until the first has failed.
+    run = start_cli(
+        "--manifest", str(manifest), "--concurrency", "1", "--workers", "1", "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    wait_until(lambda: saved_bytes(tmp_path) > 0, 30, "a first checkpoint")
+    (worker,) = [pid for pid in children_of(run.pid) if "multiprocessing-fork" in cmdline(pid)]
+    os.kill(worker, signal.SIGKILL)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 1, err
+    files = json.loads(out)["files"]
+    assert [f["outcome"] for f in files] == ["failed", "downloaded"]
+    assert "worker process" in files[0]["error"]["message"]
+    assert (tmp_path / "out" / "small.dat").read_bytes() == (served / small.path).read_bytes()
+    assert not target(tmp_path).exists()
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+
+
 def children_of(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
