@@ -88,7 +88,11 @@ class PrefixHasher:
         """Called with the lock held."""
         if not self._scheduled and not self._cancelled:
             self._scheduled = True
-            self._executor.submit(self._work)
+            try:
+                self._executor.submit(self._work)
+            except BaseException:
+                self._scheduled = False  # no task runs: cancel() must close the file itself
+                raise
 
     def _work(self) -> None:
         try:

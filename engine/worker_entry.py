@@ -16,6 +16,7 @@ def start(conn: Connection, options: bytes, pace: SharedPace | None) -> None:
     worker_main(conn, options, pace)
     # Every file is closed and every thread joined by now. The interpreter's own teardown
     # (freeing thousands of objects and modules) would only delay the parent's exit.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
     os._exit(0)
