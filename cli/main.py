@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(words)
+    except KeyboardInterrupt:  # before the console exists, or while stopping the workers
+        sys.stderr.write("Interrupted.\n")
+        return EXIT_INTERRUPTED
+
+
+def _run(words: list[str]) -> int:
     if words[:1] == ["manifest"]:
         from evio_fetch.cli import manifest_command  # noqa: PLC0415  (imported when used)
 
