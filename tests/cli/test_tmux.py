@@ -123,6 +123,12 @@ class Pane:
     def send(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.session, *keys)
 
+    def __enter__(self) -> Pane:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         # The session may be gone already, and with it the server: then both fail, harmlessly.
         with contextlib.suppress(subprocess.CalledProcessError):
@@ -220,12 +226,9 @@ def watch_run(pane: Pane) -> tuple[list[list[str]], int]:
 def test_the_live_display_in_a_real_terminal(served: Served, tmp_path: Path, width: int) -> None:
     served_root, files, _ = served
     manifest, work = prepare(tmp_path, served, f"w{width}")
-    pane = Pane(tmp_path, width)
-    try:
+    with Pane(tmp_path, width) as pane:
         pane.start(command(manifest, "--yes"), work)
         frames, status = watch_run(pane)
-    finally:
-        pane.close()
     final = frames[-1]
     assert status == 0, "\n".join(final)
 
@@ -290,12 +293,9 @@ def answer_prompt(
 def test_the_confirmation_prompt_accepts_y(served: Served, tmp_path: Path) -> None:
     served_root, files, server = served
     manifest, work = prepare(tmp_path, served, "prompt")
-    pane = Pane(tmp_path, 80)
-    try:
+    with Pane(tmp_path, 80) as pane:
         pane.start(command(manifest), work)
         frames, status = answer_prompt(pane, server, work, "y")
-    finally:
-        pane.close()
     final = frames[-1]
     assert status == 0, "\n".join(final)
     assert any(line.startswith(f"{len(files)} downloaded") for line in final), "\n".join(final)
@@ -306,12 +306,9 @@ def test_the_confirmation_prompt_accepts_y(served: Served, tmp_path: Path) -> No
 def test_declining_the_prompt_fetches_nothing(served: Served, tmp_path: Path) -> None:
     _, _, server = served
     manifest, work = prepare(tmp_path, served, "declined")
-    pane = Pane(tmp_path, 80)
-    try:
+    with Pane(tmp_path, 80) as pane:
         pane.start(command(manifest), work)
         frames, status = answer_prompt(pane, server, work, "n")
-    finally:
-        pane.close()
     assert status == 1, "\n".join(frames[-1])
     assert any("Nothing fetched." in line for line in frames[-1])
     assert server.stats.requests == 0
