@@ -78,7 +78,14 @@ class Checkpoint:
             interval = min(2 * interval, SAVE_INTERVAL)
             # Taken on the loop, so it covers only bytes already handed to the kernel.
             snapshot = self.snapshot()
-            await asyncio.to_thread(self._save_snapshot, snapshot)
+            saving = asyncio.ensure_future(asyncio.to_thread(self._save_snapshot, snapshot))
+            try:
+                await asyncio.shield(saving)
+            except asyncio.CancelledError:
+                # Cancelling does not stop the thread: wait for it, so no save of this older
+                # snapshot lands after the final save, the discard or the rename.
+                await saving
+                raise
 
     def discard(self) -> None:
         with self._lock:

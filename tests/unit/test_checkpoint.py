@@ -1,0 +1,57 @@
+"""The checkpoint keeper: a stopped keeper leaves no save running behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from support import MIB
+
+from evio_fetch.engine import state as state_file
+from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
+from evio_fetch.engine.checkpoint import Checkpoint
+from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.state import State
+from evio_fetch.engine.storage import PartFile
+
+SLOW_FLUSH = 0.3
+
+
+class SlowFlush(Checkpoint):
+    """A checkpoint on a disk whose flush takes a while, as a busy one's does."""
+
+    started = threading.Event()
+    saved = threading.Event()
+
+    def _save_snapshot(self, snapshot: State) -> None:
+        self.started.set()
+        time.sleep(SLOW_FLUSH)  # the slow disk, not a synchronisation
+        super()._save_snapshot(snapshot)
+        self.saved.set()
+
+
+async def test_a_stopped_keeper_waits_for_the_save_it_started(tmp_path: Path) -> None:
+    target = tmp_path / "f.bin"
+    part = PartFile(tmp_path / "f.bin.evio-part")
+    part.preallocate(MIB)
+    template = State(label="f", target=str(target), size=MIB, block_size=BLOCK_SIZE, segments=[])
+    segments = [Segment(0, MIB, MIB // 2)]
+    checkpoint = SlowFlush(
+        tmp_path / "f.bin.evio-state", part, template, segments, BlockDigests(MIB)
+    )
+    keeper = asyncio.create_task(checkpoint.keep())
+    try:
+        assert await asyncio.to_thread(checkpoint.started.wait, 10)
+        keeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await keeper
+        # Once the keeper has stopped, its save is over: nothing can write the state file
+        # after the final save, the discard or the rename that follow.
+        assert checkpoint.saved.is_set()
+        assert state_file.load(checkpoint.path).segments[0].done == MIB // 2
+    finally:
+        checkpoint.discard()
+        part.close()
