@@ -353,9 +353,11 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
             job.checkpoint.discard()
         job.part.discard()
         return Failed(spec.index, verdict.failure)
-    await asyncio.to_thread(job.part.move_into_place, job.target)
-    if job.checkpoint is not None:
-        job.checkpoint.discard()
+    # The state file goes with the rename, on the same thread: a kill between them (once a
+    # directory flush and a turn of the event loop apart) left a state file beside a complete
+    # target, which no later run removes.
+    cleanup = job.checkpoint.discard if job.checkpoint is not None else None
+    await asyncio.to_thread(job.part.move_into_place, job.target, cleanup)
     return Done(spec.index, "downloaded", str(job.target), size)
 
 

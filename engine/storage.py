@@ -8,6 +8,7 @@ import errno
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from evio_fetch.engine.errors import BusyError, DiskFullError, DownloadError
@@ -109,11 +110,14 @@ class PartFile:
         self.path.unlink(missing_ok=True)
         self.close()
 
-    def move_into_place(self, target: Path) -> None:
-        """Rename the finished file over ``target`` while still holding the lock, then make the
-        rename itself durable."""
+    def move_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
+        """Rename the finished file over ``target`` while still holding the lock, run
+        ``cleanup`` (removing what described the partial download) at once, so a kill can
+        hardly fall between the two, then make both durable with one flush of the directory."""
         try:
             os.replace(self.path, target)
+            if cleanup is not None:
+                cleanup()
             sync_directory(target.parent)
         except OSError as error:
             raise _disk_error(error, target, "moving the finished file into place") from None
