@@ -38,11 +38,10 @@ def parse_content_range(value: str | None) -> ContentRange | None:
 
 
 def content_length(headers: Mapping[str, str]) -> int | None:
-    """The body length the headers promise, or None when they cannot be trusted for it (absent,
-    malformed, or describing an encoded body that is stored decoded)."""
-    encoding = headers.get("Content-Encoding", "identity").strip().lower()
+    """The body length the headers promise, or None (absent or malformed). Bodies are stored as
+    served, never decoded, so the length holds whatever Content-Encoding says."""
     raw = headers.get("Content-Length")
-    if raw is None or encoding not in ("", "identity") or not raw.strip().isdigit():
+    if raw is None or not raw.strip().isascii() or not raw.strip().isdigit():
         return None
     return int(raw)
 

@@ -90,7 +90,10 @@ class Transport:
             timeout=timeout,
             # unsafe: keep cookies for IP-address hosts too (Drive's flow, loopback tests).
             cookie_jar=aiohttp.CookieJar(unsafe=True),
-            headers={"User-Agent": USER_AGENT},
+            # Bodies are stored exactly as served, never decoded (as curl does without
+            # --compressed), so sizes, ranges and hashes all refer to the same bytes.
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            auto_decompress=False,
             read_bufsize=read_buffer,
             max_line_size=MAX_HEADER,
             max_field_size=MAX_HEADER,
