@@ -143,13 +143,18 @@ def _failure_parts(result: FileResult) -> tuple[str, str]:
     return result.failure.message, result.failure.hint
 
 
+# Said of a file whose size nothing stated: it is what arrived before the server closed.
+UNVERIFIED = "size not verified"
+
+
 def plain_line(result: FileResult) -> str | None:
     """The one log line for a finished file; None for skipped entries (the summary counts them)."""
     label = result.spec.label
     if result.outcome == "downloaded":
         line = f"downloaded {label} {human_bytes(result.bytes)} in {human_duration(result.seconds)}"
         rate = _rate_of(result.bytes, result.seconds)
-        return f"{line} ({rate})" if rate else line
+        line = f"{line} ({rate})" if rate else line
+        return line if result.size_verified else f"{line}, {UNVERIFIED}"
     if result.outcome == "present":
         return f"present {label}"
     if result.outcome == "failed":
@@ -586,6 +591,7 @@ def _live_lines(result: FileResult, width: int) -> list[tuple[Text, bool]]:
         rate = _rate_of(result.bytes, result.seconds)
         detail = f"  {human_bytes(result.bytes)} in {human_duration(result.seconds)}"
         detail += f" ({rate})" if rate else ""
+        detail += "" if result.size_verified else f", {UNVERIFIED}"
         text = Text.assemble(("✓ ", "green"), shorten(label, width - 2 - cell_len(detail)))
         text.append(detail, style="dim")
         return [(text, False)]

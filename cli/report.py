@@ -38,6 +38,10 @@ def summary_line(results: Sequence[FileResult], elapsed: float) -> str:
     line = f"{parts} · {human_bytes(nbytes)} in {human_duration(elapsed, precise=True)}"
     if nbytes > 0 and elapsed > 0:
         line += f" ({human_rate(nbytes / elapsed)})"
+    unverified = sum(1 for r in results if r.outcome == "downloaded" and not r.size_verified)
+    if unverified:
+        files = "file" if unverified == 1 else "files"
+        line += f" · size of {unverified} {files} not verified (the server did not say it)"
     return line
 
 
@@ -60,6 +64,8 @@ class JsonFile(msgspec.Struct, frozen=True):
     seconds: float
     sha256: str | None
     error: JsonError | None
+    # False when nothing stated the size of a downloaded file (docs/json.md).
+    size_verified: bool
 
 
 class JsonSummary(msgspec.Struct, frozen=True):
@@ -101,6 +107,7 @@ def _json_file(result: FileResult) -> JsonFile:
         seconds=round(result.seconds, 3),
         sha256=result.sha256,
         error=error,
+        size_verified=result.size_verified,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
-from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.segment_board import SegmentBoard
 from evio_fetch.engine.state import SegmentState, State
 from evio_fetch.engine.storage import PartFile
 
@@ -26,13 +26,13 @@ class Checkpoint:
         path: Path,
         part: PartFile,
         template: State,
-        segments: list[Segment],
+        board: SegmentBoard,
         digests: BlockDigests,
     ) -> None:
         self.path = path
         self._part = part
         self._template = template
-        self._segments = segments
+        self._board = board
         self._digests = digests
         self._saved: State | None = None
         # A save in a thread and the final save on the way out must never interleave.
@@ -50,7 +50,7 @@ class Checkpoint:
             last_modified=self._template.last_modified,
             sha256=self._template.sha256,
             block_size=BLOCK_SIZE,
-            segments=[SegmentState(s.start, s.end, s.pos) for s in self._segments],
+            segments=[SegmentState(s.start, s.end, s.pos) for s in self._board.segments],
             blocks=self._digests.completed(),
         )
 

@@ -1,21 +1,20 @@
-"""The connections of one file: each works through its segment in ranged requests, writing
-every chunk at its offset, then takes over half of the largest range nobody has asked for yet.
-
-A request never asks for more than half of what its segment has left, so the other half is
-always free to hand to a connection that runs out of work: rebalancing never abandons bytes
-already in flight."""
+"""The connections of one file: each claims work from the file's segment board, asks the server
+for it in ranged requests, checks that every answer is the bytes asked for of the version the
+download started with, and writes each chunk at its offset."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
-from evio_fetch.engine.content_range import parse_content_range, range_header
+from evio_fetch.engine.blocks import BlockDigests
+from evio_fetch.engine.content_range import content_length, parse_content_range, range_header
 from evio_fetch.engine.drive_pages import is_html_page
 from evio_fetch.engine.errors import (
+    BodyLengthError,
     DiskFullError,
     DriveError,
     EvioError,
@@ -26,28 +25,25 @@ from evio_fetch.engine.errors import (
 )
 from evio_fetch.engine.model import Options
 from evio_fetch.engine.probe import status_error
-from evio_fetch.engine.retry import RetryBudget
-from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.representation import Representation
+from evio_fetch.engine.retry import RetryPolicy
+from evio_fetch.engine.segment_board import UNBOUNDED, Segment, SegmentBoard
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
-# A connection that runs out of work takes over part of another's range only if it can have
-# at least this much: a smaller tail finishes sooner on the connection that already has it.
-MIN_SPLIT = BLOCK_SIZE
-# Stands for "until the server stops" in a stream of unknown length.
-UNBOUNDED = 1 << 62
 # Drive cuts transfers after about an hour; a link renewed more often than this is broken.
 MAX_RENEWALS = 8
+CHANGED_HINT = "run the same command again to fetch the new version"
 
 
 @dataclass(slots=True)
 class Pending:
     """A reply already open at ``segment.pos`` (the probe's), to be read before any request;
-    its body ends at ``stop`` (None: at the end of the file)."""
+    its body ends at ``stop``."""
 
     reply: Reply
     segment: Segment
-    stop: int | None
+    stop: int
 
 
 @dataclass(slots=True)
@@ -58,15 +54,13 @@ class FileWork:
     options: Options
     url: str
     part: PartFile
-    segments: list[Segment]
+    board: SegmentBoard
     digests: BlockDigests | None
-    total: int | None
-    validator: str | None
+    # The version the download started with: every answer must be the same one.
+    representation: Representation
+    # False: the server ignores ranges, and the file is one stream from its first byte.
     ranged: bool
-    # How far each segment's open request reaches; the rest of the segment is free to split.
-    asked: dict[int, int]
-    # Segments a connection has started on (by id); the rest wait, in order, for the next.
-    claimed: set[int] = field(default_factory=set)
+    rng: random.Random = field(default_factory=random.Random)
     # For sources whose URL expires (Google Drive): asks for a fresh URL to the same bytes.
     refresh: Callable[[], Awaitable[str]] | None = None
     renewals: int = 0
@@ -85,19 +79,17 @@ class FileWork:
             self.renewals += 1
             self.url = await self.refresh()
 
-    def free(self, segment: Segment) -> int:
-        return segment.end - max(segment.pos, self.asked.get(id(segment), segment.pos))
-
 
 async def run_connections(work: FileWork, pending: Pending | None) -> None:
-    starts = [s for s in work.segments if not s.done][: work.options.segments]
-    if pending is not None and pending.segment not in starts:
-        starts = [pending.segment, *starts[:-1]]
-    work.claimed.update(id(s) for s in starts)
+    count = work.options.segments if work.ranged else 1
+    firsts: list[tuple[Segment, Pending | None]] = []
+    if pending is not None:
+        firsts.append((pending.segment, pending))
+    while len(firsts) < count and (segment := work.board.claim()) is not None:
+        firsts.append((segment, None))
     try:
         async with asyncio.TaskGroup() as group:
-            for segment in starts:
-                first = pending if pending is not None and pending.segment is segment else None
+            for segment, first in firsts:
                 group.create_task(_connection(work, segment, first))
     except BaseExceptionGroup as failures:
         # One connection's failure stops its siblings; the file fails for that one reason.
@@ -114,92 +106,63 @@ def _most_telling(failures: BaseExceptionGroup[BaseException]) -> BaseException:
         else:
             flat.append(error)
     ranked = sorted(
-        flat, key=lambda e: (not isinstance(e, DiskFullError), not isinstance(e, EvioError))
+        flat,
+        key=lambda e: (
+            not isinstance(e, DiskFullError),
+            not isinstance(e, RemoteChangedError),
+            not isinstance(e, EvioError),
+        ),
     )
     return ranked[0]
 
 
 async def _connection(work: FileWork, segment: Segment | None, first: Pending | None) -> None:
-    """One connection's life: its own segment, then halves of the largest free ranges."""
+    """One connection's life: the segment it was given, then whatever the board hands it."""
     while segment is not None:
-        await _fill_segment(work, segment, first)
+        try:
+            await _fill_segment(work, segment, first)
+        finally:
+            work.board.release(segment)
         first = None
-        segment = _next_in_order(work) or (_take_over(work) if work.ranged else None)
-
-
-def _next_in_order(work: FileWork) -> Segment | None:
-    for segment in work.segments:
-        if not segment.done and id(segment) not in work.claimed:
-            work.claimed.add(id(segment))
-            return segment
-    return None
-
-
-def _all_claimed(work: FileWork) -> bool:
-    return all(s.done or id(s) in work.claimed for s in work.segments)
-
-
-def _take_over(work: FileWork) -> Segment | None:
-    victim = max(work.segments, key=work.free, default=None)
-    if victim is None or work.free(victim) < 2 * MIN_SPLIT:
-        return None
-    committed = max(victim.pos, work.asked.get(id(victim), victim.pos))
-    middle = committed + work.free(victim) // 2
-    middle -= middle % BLOCK_SIZE
-    if middle <= committed or middle >= victim.end:
-        return None
-    taken = Segment(middle, victim.end, middle)
-    victim.end = middle
-    work.segments.insert(work.segments.index(victim) + 1, taken)
-    work.claimed.add(id(taken))
-    return taken
+        segment = work.board.claim() if work.ranged else None
 
 
 async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None) -> None:
-    budget = RetryBudget(work.options.retries)
+    policy = RetryPolicy(work.options.retries)
     while not segment.done:
+        before = segment.pos
         try:
             if first is not None:
-                work.asked[id(segment)] = segment.end if first.stop is None else first.stop
-                await _pump(work, first.reply, segment, budget, first.stop)
+                await _pump(work, first.reply, segment, first.stop)
             else:
-                await _request_span(work, segment, budget)
+                await _request_span(work, segment)
         except _Expired as expired:
             await work.renew(expired.url)
         except EvioError as error:
-            pause = budget.retry_after(error) if work.ranged else None
-            if pause is None:
-                raise
-            await asyncio.sleep(pause)
+            if not work.ranged:
+                raise  # one stream cannot continue mid-body: the file starts again
+            if segment.pos > before:
+                policy = policy.after_progress()
+            policy = policy.increment(error)
+            await asyncio.sleep(policy.pause(error, work.rng))
         finally:
             if first is not None:
                 first.reply.abandon()
             first = None
-    work.asked.pop(id(segment), None)
 
 
-def _span_end(work: FileWork, segment: Segment) -> int:
-    """Ask for half of what is left (whole blocks), so the other half stays free to split;
-    the whole segment while pieces wait to be claimed, since nobody would take it over."""
-    left = segment.remaining
-    if left <= 2 * MIN_SPLIT or not _all_claimed(work):
-        return segment.end
-    half = segment.pos + left // 2
-    return min(segment.end, max(segment.pos + MIN_SPLIT, half - half % BLOCK_SIZE))
-
-
-async def _request_span(work: FileWork, segment: Segment, budget: RetryBudget) -> None:
-    stop = _span_end(work, segment)
-    work.asked[id(segment)] = stop
-    headers = {"Range": range_header(segment.pos, stop - 1), "Accept-Encoding": "identity"}
-    if work.validator:
-        headers["If-Range"] = work.validator
+async def _request_span(work: FileWork, segment: Segment) -> None:
+    stop = work.board.span_end(segment)
+    headers = {"Range": range_header(segment.pos, stop - 1)}
+    validator = work.representation.if_range
+    if validator:
+        headers["If-Range"] = validator
     url = work.url
     async with work.transport.get(url, headers) as reply:
         if work.refresh is not None and (reply.status in (401, 403) or is_html_page(reply.headers)):
             raise _Expired(url)
         check_span(reply, work, segment.pos, stop - 1)
-        await _pump(work, reply, segment, budget, stop)
+        await _pump(work, reply, segment, stop)
 
 
 class _Expired(EvioError):
@@ -216,51 +179,64 @@ class _Expired(EvioError):
 
 
 def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:
-    if reply.status == 200:
-        if work.validator and work.validator not in _validators(reply):
-            raise RemoteChangedError(
-                f"{work.url}: the file changed on the server during the download",
-                "run the same command again to fetch the new version",
-            )
-        raise RangesIgnoredError(f"{work.url}: the server stopped honouring byte ranges")
+    """Raise unless ``reply`` carries exactly bytes ``first``..``last`` of the version the
+    download started with."""
     if reply.status >= 400:
         raise status_error(reply.status, reply.headers, reply.url)
     span = parse_content_range(reply.headers.get("Content-Range"))
-    if reply.status != 206 or span != (first, last, work.total):
-        got = reply.headers.get("Content-Range")
+    total = span.total if span is not None and reply.status == 206 else None
+    if reply.status == 200:
+        total = content_length(reply.headers)
+    changed = work.representation.difference(Representation.of(reply.headers, total))
+    if changed is not None:
+        raise RemoteChangedError(
+            f"{reply.url}: the file changed on the server during the download ({changed})",
+            CHANGED_HINT,
+        )
+    if reply.status == 200:
+        raise RangesIgnoredError(f"{reply.url}: the server stopped honouring byte ranges")
+    length = content_length(reply.headers)
+    expected = (first, last, work.board.size)
+    if reply.status != 206 or span != expected or length not in (None, last + 1 - first):
         raise RangeError(
-            f"{work.url}: asked for bytes {first}-{last}, got HTTP {reply.status} "
-            f"with Content-Range {got!r}",
+            f"{reply.url}: asked for bytes {first}-{last}, got HTTP {reply.status} "
+            f"with Content-Range {reply.headers.get('Content-Range')!r}",
             "the server's range support is unreliable; try --segments 1",
         )
 
 
-def _validators(reply: Reply) -> tuple[str | None, str | None]:
-    return reply.headers.get("ETag"), reply.headers.get("Last-Modified")
-
-
-async def _pump(
-    work: FileWork, reply: Reply, segment: Segment, budget: RetryBudget, stop: int | None = None
-) -> None:
+async def _pump(work: FileWork, reply: Reply, segment: Segment, stop: int) -> None:
     """Write the reply's body at the segment's position up to ``stop`` (or the segment's end,
     which may shrink while this runs when another connection takes over its tail)."""
     async for chunk in reply.chunks():
-        limit = min(segment.end, stop) if stop is not None else segment.end
-        room = limit - segment.pos
-        if len(chunk) >= room:
-            _write(work, segment, memoryview(chunk)[:room])
-            return
+        room = min(segment.end, stop) - segment.pos
+        if len(chunk) > room:
+            _write(work, segment, memoryview(chunk)[: max(0, room)])
+            if not work.ranged:
+                raise _too_long(work, reply)
+            return  # the rest belongs to a connection that took this segment's tail over
         _write(work, segment, chunk)
-        budget.record_progress()
-    limit = min(segment.end, stop) if stop is not None else segment.end
+    limit = min(segment.end, stop)
     if segment.end == UNBOUNDED:
-        segment.end = segment.pos  # a stream of unknown length ends where the server stops
+        work.board.end_stream(segment)
     elif segment.pos < limit:
-        raise TransportError(f"{reply.url}: the body ended at byte {segment.pos} of {limit}")
+        raise TransportError(
+            f"{reply.url}: the body ended at byte {segment.pos} of {limit}",
+            "the connection was cut; --retries sets how often it is tried again",
+        )
+
+
+def _too_long(work: FileWork, reply: Reply) -> BodyLengthError:
+    return BodyLengthError(
+        f"{reply.url}: the server sent more than the file's {work.board.size} bytes",
+        "the size in the manifest may be out of date; fix it, or leave it out",
+    )
 
 
 def _write(work: FileWork, segment: Segment, data: bytes | memoryview) -> None:
+    if not data:
+        return
     work.part.write_at(data, segment.pos)
     if work.digests is not None:
         work.digests.add(segment.pos, data)
-    segment.pos += len(data)
+    work.board.advance(segment, len(data))

@@ -5,6 +5,7 @@ parent's hash verdict, move into place."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from evio_fetch.engine import drive, naming
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
-from evio_fetch.engine.connections import UNBOUNDED, FileWork, Pending, run_connections
+from evio_fetch.engine.connections import CHANGED_HINT, FileWork, Pending, run_connections
 from evio_fetch.engine.content_range import parse_content_range
 from evio_fetch.engine.errors import (
     EvioError,
@@ -36,15 +37,9 @@ from evio_fetch.engine.model import (
     Written,
 )
 from evio_fetch.engine.probe import Probe, probe_headers, read_probe
-from evio_fetch.engine.resume import ResumePoint, trusted_point, unchanged, usable
-from evio_fetch.engine.retry import RetryBudget
-from evio_fetch.engine.segments import (
-    Segment,
-    bytes_done,
-    contiguous_prefix,
-    ordered_count,
-    plan_segments,
-)
+from evio_fetch.engine.resume import ResumePoint, saved_version, trusted_point, unchanged, usable
+from evio_fetch.engine.retry import RetryPolicy
+from evio_fetch.engine.segment_board import BoardShape, SegmentBoard
 from evio_fetch.engine.state import State
 from evio_fetch.engine.storage import PartFile, part_path, state_path
 from evio_fetch.engine.transport import Reply, Transport
@@ -58,6 +53,7 @@ class Context:
     options: Options
     emit: Callable[[Event], None]
     verdict: Callable[[int], Awaitable[Verdict]]
+    rng: random.Random = field(default_factory=random.Random)
 
 
 @dataclass(slots=True)
@@ -65,16 +61,20 @@ class Download:
     """A file in flight; the worker's progress reporter reads it."""
 
     spec: FileSpec
-    segments: list[Segment] = field(default_factory=list)
+    board: SegmentBoard | None = None
     # Set once bytes are kept across failures: from then on a failure retries the segment
     # from where it stopped, never the whole file.
     keeps_progress: bool = False
     # Set when the server's ranges proved unreliable: fetch the whole file on one stream.
     one_stream: bool = False
+    # Times the file started over because the server's version changed under it.
+    changes: int = 0
 
-    def progress(self) -> Progress:
-        segments = self.segments
-        return Progress(self.spec.index, bytes_done(segments), contiguous_prefix(segments))
+    def progress(self) -> Progress | None:
+        board = self.board
+        if board is None:
+            return None
+        return Progress(self.spec.index, board.bytes_done(), board.prefix())
 
 
 @dataclass(slots=True)
@@ -107,23 +107,26 @@ def open_source(
 
 async def _fresh_drive_url(ctx: Context, spec: FileSpec, total: int | None) -> str:
     """Resolve Drive's flow again for a download in progress: the same file, a new URL."""
-    async with open_source(
-        ctx, spec, {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
-    ) as reply:
+    async with open_source(ctx, spec, {"Range": "bytes=0-0"}) as reply:
         span = parse_content_range(reply.headers.get("Content-Range"))
         reply.abandon()
         if reply.status != 206 or span is None or span.total != total:
             raise RemoteChangedError(
                 f"{spec.label}: the file changed on Google Drive during the download",
-                "run the same command again to fetch the new version",
+                CHANGED_HINT,
             )
         return reply.url
+
+
+# A file whose version changes under the download starts over this many times, then fails:
+# a source that changes on every request can never be fetched whole.
+MAX_CHANGES = 1
 
 
 async def fetch(download: Download, ctx: Context) -> Event:
     """Bring one file to its place; returns its Done or Failed event. Raises our errors for
     failures, and CancelledError when stopped (after saving what it has)."""
-    budget = RetryBudget(ctx.options.retries)
+    policy = RetryPolicy(ctx.options.retries)
     while True:
         try:
             return await _attempt(download, ctx)
@@ -131,11 +134,16 @@ async def fetch(download: Download, ctx: Context) -> Event:
             if download.one_stream:
                 raise
             download.one_stream, download.keeps_progress = True, False
-        except EvioError as error:
-            pause = None if download.keeps_progress else budget.retry_after(error)
-            if pause is None:
+        except RemoteChangedError as error:
+            if download.changes >= MAX_CHANGES:
                 raise
-            await asyncio.sleep(pause)
+            download.changes += 1
+            ctx.emit(Warned(download.spec.index, f"{error.message}; starting over"))
+        except EvioError as error:
+            if download.keeps_progress:
+                raise
+            policy = policy.increment(error)
+            await asyncio.sleep(policy.pause(error, ctx.rng))
 
 
 async def _attempt(download: Download, ctx: Context) -> Event:
@@ -151,16 +159,20 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                 part.preallocate(spec.size)  # a full disk shows before any byte is asked for
         while True:
             start, validator = _probe_from(resume)
-            headers = probe_headers(start, validator, ranged=not download.one_stream)
+            open_ended = ctx.options.segments == 1
+            ranged = not download.one_stream
+            headers = probe_headers(start, validator, ranged=ranged, open_ended=open_ended)
             async with open_source(ctx, spec, headers) as reply:
-                probe = read_probe(reply.status, reply.headers, reply.url, spec, start)
+                probe = read_probe(
+                    reply.status, reply.headers, reply.url, spec, start, open_ended=open_ended
+                )
                 if target is None or part is None:
                     target = _named_target(spec, probe, reply.url)
                     if _already_present(target, probe):
                         return Done(spec.index, "present", str(target), probe.total or 0)
                     part = await PartFile.acquire(part_path(target))
                     resume = _load_resume(part, target, download, ctx)
-                if resume is not None and not (probe.ranged and unchanged(resume.state, probe)):
+                if resume is not None and not unchanged(resume.state, probe):
                     ctx.emit(
                         Warned(
                             spec.index,
@@ -185,7 +197,7 @@ def _probe_from(resume: _Resume | None) -> tuple[int, str | None]:
     """Where the probe asks from (the first gap a previous run left), and on what condition."""
     if resume is None:
         return 0, None
-    return resume.point.first_gap or 0, resume.state.etag or resume.state.last_modified
+    return resume.point.first_gap or 0, saved_version(resume.state).if_range
 
 
 def _named_target(spec: FileSpec, probe: Probe, final_url: str) -> Path:
@@ -239,40 +251,55 @@ async def _download(download: Download, ctx: Context, job: _Job) -> Event:
 
 
 def _prepare(download: Download, ctx: Context, job: _Job) -> None:
-    """Lay out the segments and, for a ranged download, the checkpoint. The first state is
+    """Set up the segment board and, for a ranged download, the checkpoint. The first state is
     written before preallocating, so even a crash in the first second resumes."""
     spec, probe = download.spec, job.probe
+    size = _expected_size(spec, probe)
+    shape = _shape(ctx.options, probe.ranged)
     if job.resume is not None:
-        download.segments = job.resume.point.segments
-        job.digests = BlockDigests(probe.total or 0, job.resume.point.digests)
-        for segment in download.segments:
+        download.board = SegmentBoard(size, shape, job.resume.point.segments)
+        job.digests = BlockDigests(size or 0, job.resume.point.digests)
+        for segment in download.board.segments:
             job.digests.reopen(segment.pos, job.part.fd)
-    elif probe.ranged and probe.total is not None:
-        count = ordered_count(probe.total, ctx.options.segments, ctx.options.piece)
-        download.segments = plan_segments(probe.total, count, ctx.options.min_segment, BLOCK_SIZE)
-        job.digests = BlockDigests(probe.total)
     else:
-        download.segments = [Segment(0, UNBOUNDED if probe.total is None else probe.total, 0)]
+        download.board = SegmentBoard(size, shape)
+        if probe.ranged and size is not None:
+            job.digests = BlockDigests(size)
     # A file the probe brings whole is done before a checkpoint could help.
     whole_in_probe = job.resume is None and probe.stop == probe.total
     if job.digests is not None and not whole_in_probe:
         job.checkpoint = Checkpoint(
-            state_path(job.target), job.part, _template(spec, job), download.segments, job.digests
+            state_path(job.target), job.part, _template(spec, job), download.board, job.digests
         )
         job.checkpoint.save()
-    if probe.total is not None:
-        job.part.preallocate(probe.total)
+    if size is not None:
+        job.part.preallocate(size)
     download.keeps_progress = job.checkpoint is not None
-    done = bytes_done(download.segments)
     ctx.emit(
         Started(
             spec.index,
             str(job.target),
             str(job.part.path),
-            probe.total,
-            len(download.segments),
-            done,
+            size,
+            shape.connections,
+            download.board.bytes_done(),
         )
+    )
+
+
+def _expected_size(spec: FileSpec, probe: Probe) -> int | None:
+    """The size the file must have: what the server states, else what the manifest says (the
+    probe has checked they agree when both are known)."""
+    return probe.total if probe.total is not None else spec.size
+
+
+def _shape(options: Options, ranged: bool) -> BoardShape:
+    return BoardShape(
+        connections=options.segments if ranged else 1,
+        piece=options.piece,
+        min_piece=options.min_segment,
+        min_split=BLOCK_SIZE,
+        align=BLOCK_SIZE,
     )
 
 
@@ -285,8 +312,8 @@ def _template(spec: FileSpec, job: _Job) -> State:
         resource_key=spec.resource_key,
         target=str(job.target),
         size=probe.total or 0,
-        etag=probe.etag,
-        last_modified=probe.last_modified,
+        etag=probe.representation.etag,
+        last_modified=probe.representation.last_modified,
         sha256=spec.sha256,
         block_size=BLOCK_SIZE,
         segments=[],
@@ -294,24 +321,24 @@ def _template(spec: FileSpec, job: _Job) -> State:
 
 
 async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
+    assert download.board is not None, "the board is set up before any byte is fetched"
     work = FileWork(
         transport=ctx.transport,
         options=ctx.options,
         url=job.reply.url,
         part=job.part,
-        segments=download.segments,
+        board=download.board,
         digests=job.digests,
-        total=job.probe.total,
-        validator=job.probe.validator,
+        representation=job.probe.representation,
         ranged=job.probe.ranged,
-        asked={},
+        rng=ctx.rng,
     )
     if download.spec.url is None:
         total = job.probe.total
         work.refresh = lambda: _fresh_drive_url(ctx, download.spec, total)
     keeper = asyncio.create_task(job.checkpoint.keep()) if job.checkpoint is not None else None
     try:
-        await run_connections(work, _pending(job, download.segments))
+        await run_connections(work, _pending(job, download.board))
     finally:
         if keeper is not None:
             keeper.cancel()
@@ -319,18 +346,24 @@ async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
                 await keeper
 
 
-def _pending(job: _Job, segments: list[Segment]) -> Pending | None:
+def _pending(job: _Job, board: SegmentBoard) -> Pending | None:
     """The probe's body starts at ``probe.start``: it feeds the segment that continues there."""
-    for segment in segments:
-        if not segment.done and segment.pos == job.probe.start:
-            return Pending(job.reply, segment, job.probe.stop)
-    job.reply.abandon()
-    return None
+    segment = board.segment_at(job.probe.start)
+    if segment is None:
+        job.reply.abandon()
+        return None
+    board.claim_at(segment)
+    stop = segment.end if job.probe.stop is None else min(segment.end, job.probe.stop)
+    board.asked_to(segment, stop)
+    return Pending(job.reply, segment, stop)
 
 
 def _keep_or_drop(job: _Job, error: BaseException) -> None:
-    """On the way out, keep a resumable download's progress; drop anything else."""
-    if job.checkpoint is None:
+    """On the way out, keep a resumable download's progress; drop anything else, and bytes of
+    a version the server no longer has above all."""
+    if job.checkpoint is None or isinstance(error, RemoteChangedError):
+        if job.checkpoint is not None:
+            job.checkpoint.discard()
         job.part.discard()
         return
     try:
@@ -358,12 +391,13 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
     # target, which no later run removes.
     cleanup = job.checkpoint.discard if job.checkpoint is not None else None
     await asyncio.to_thread(job.part.move_into_place, job.target, cleanup)
-    return Done(spec.index, "downloaded", str(job.target), size)
+    verified = _expected_size(spec, job.probe) is not None
+    return Done(spec.index, "downloaded", str(job.target), size, size_verified=verified)
 
 
 def _finished_size(download: Download, job: _Job) -> int:
-    if job.probe.total is not None:
-        return job.probe.total
-    last = download.segments[-1]
-    job.part.truncate(last.pos)  # a stream of unknown length ends where the server stopped
-    return last.pos
+    board = download.board
+    assert board is not None and board.size is not None, "a finished stream has ended"
+    if _expected_size(download.spec, job.probe) is None:
+        job.part.truncate(board.size)  # a stream of unknown length ends where the server stopped
+    return board.size

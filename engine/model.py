@@ -93,6 +93,8 @@ class FileResult(msgspec.Struct, frozen=True, kw_only=True):
     seconds: float = 0.0
     sha256: str | None = None
     failure: Failure | None = None
+    # See Done.size_verified.
+    size_verified: bool = True
 
 
 # Worker → parent -------------------------------------------------------------------------
@@ -131,6 +133,9 @@ class Done(msgspec.Struct, frozen=True, tag=True):
     outcome: Literal["downloaded", "present"]
     target: str
     size: int
+    # False when nothing (manifest, Content-Length, Content-Range) stated the size, so the
+    # bytes are whatever arrived before the server closed the connection.
+    size_verified: bool = True
 
 
 class Warned(msgspec.Struct, frozen=True, tag=True):

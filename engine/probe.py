@@ -1,8 +1,9 @@
 """The first answer about a file: its size, whether byte ranges work, its validators and its
 name. One ranged GET for the first block still missing asks all of it, and its body is kept
-as that block's data, so probing costs no extra bytes. The request is bounded, so nothing is
-in flight beyond what the first connection needs (an open-ended probe would leave megabytes in
-socket buffers to throw away)."""
+as that block's data, so probing costs no extra bytes. With several connections the request is
+bounded, so nothing is in flight beyond what the first connection needs (an open-ended probe
+would leave megabytes in socket buffers to throw away); with one, it asks for everything from
+there on, so the whole file is one request."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from evio_fetch.engine.content_range import content_length, parse_content_range
+from evio_fetch.engine.content_range import content_length, parse_content_range, range_header
 from evio_fetch.engine.errors import (
     HTTPStatusError,
     NotDataError,
@@ -19,17 +20,23 @@ from evio_fetch.engine.errors import (
     SizeMismatchError,
 )
 from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.representation import Representation
 from evio_fetch.engine.retry import parse_retry_after
 
 PROBE_SPAN = 1024 * 1024
 
 
-def probe_headers(start: int, validator: str | None, ranged: bool = True) -> dict[str, str]:
-    """Ask for one block from ``start``; with a validator, only if the file is unchanged.
-    Without ``ranged``, a plain GET of the whole file (for servers whose ranges fail)."""
-    headers = {"Accept-Encoding": "identity"}
+def probe_headers(
+    start: int, validator: str | None, *, ranged: bool = True, open_ended: bool = False
+) -> dict[str, str]:
+    """Ask for one block from ``start`` (everything from ``start`` when ``open_ended``: one
+    connection reads on, so nothing asked would be thrown away); with a validator, only if
+    the file is unchanged. Without ``ranged``, a plain GET of the whole file (for servers
+    whose ranges fail)."""
+    headers: dict[str, str] = {}
     if ranged:
-        headers["Range"] = f"bytes={start}-{start + PROBE_SPAN - 1}"
+        last = None if open_ended else start + PROBE_SPAN - 1
+        headers["Range"] = range_header(start, last)
         if validator:
             headers["If-Range"] = validator
     return headers
@@ -39,25 +46,24 @@ def probe_headers(start: int, validator: str | None, ranged: bool = True) -> dic
 class Probe:
     start: int
     stop: int | None  # where the probe's body ends (exclusive); None: at the end of the file
+    # The size the server states (Content-Range total, or a 200's Content-Length).
     total: int | None
     ranged: bool
-    etag: str | None
-    last_modified: str | None
+    representation: Representation
     content_disposition: str | None
-
-    @property
-    def validator(self) -> str | None:
-        """What If-Range can carry: a strong ETag, else Last-Modified."""
-        if self.etag and not self.etag.startswith("W/"):
-            return self.etag
-        return self.last_modified
 
 
 def read_probe(
-    status: int, headers: Mapping[str, str], url: str, spec: FileSpec, start: int
+    status: int,
+    headers: Mapping[str, str],
+    url: str,
+    spec: FileSpec,
+    start: int,
+    *,
+    open_ended: bool = False,
 ) -> Probe:
     """What the probe's status and headers say; raises for answers that carry no file."""
-    total, ranged, stop = _size_and_ranges(status, headers, url, start)
+    total, ranged, stop = _size_and_ranges(status, headers, url, start, open_ended)
     if not ranged:
         start = 0  # a whole-file answer starts at the beginning, whatever was asked
     if status in (200, 206) and _is_page(headers) and not _wants_page(spec, url):
@@ -72,8 +78,7 @@ def read_probe(
         stop=stop,
         total=total,
         ranged=ranged,
-        etag=headers.get("ETag"),
-        last_modified=headers.get("Last-Modified"),
+        representation=Representation.of(headers, total),
         content_disposition=headers.get("Content-Disposition"),
     )
 
@@ -103,17 +108,20 @@ def _is_page(headers: Mapping[str, str]) -> bool:
 
 
 def _size_and_ranges(
-    status: int, headers: Mapping[str, str], url: str, start: int
+    status: int, headers: Mapping[str, str], url: str, start: int, open_ended: bool
 ) -> tuple[int | None, bool, int | None]:
     """(total size, ranges honoured, end of the body) from the probe's answer."""
     if status == 200:
         return content_length(headers), False, None
     span = parse_content_range(headers.get("Content-Range"))
     if status == 206:
-        asked_last = start + PROBE_SPAN - 1
+        asked_last = None if open_ended else start + PROBE_SPAN - 1
         if span is None or span.first != start or span.last is None or span.total is None:
             raise _bad_range(url, start, asked_last, headers)
         if span.last != asked_last and span.last != span.total - 1:
+            raise _bad_range(url, start, asked_last, headers)
+        length = content_length(headers)
+        if length is not None and length != span.last + 1 - span.first:
             raise _bad_range(url, start, asked_last, headers)
         return span.total, True, span.last + 1
     if status == 416 and span is not None and span.total is not None and span.total <= start:
@@ -122,9 +130,9 @@ def _size_and_ranges(
     raise status_error(status, headers, url)
 
 
-def _bad_range(url: str, first: int, last: int, headers: Mapping[str, str]) -> RangeError:
+def _bad_range(url: str, first: int, last: int | None, headers: Mapping[str, str]) -> RangeError:
     return RangeError(
-        f"{url}: asked for bytes {first}-{last}, got Content-Range "
+        f"{url}: asked for bytes {range_header(first, last)[6:]}, got Content-Range "
         f"{headers.get('Content-Range')!r}",
         "the server's range support is broken; try --segments 1",
     )

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from evio_fetch.engine.blocks import BLOCK_SIZE, align_down, block_matches
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.probe import Probe
-from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.representation import Representation
+from evio_fetch.engine.segment_board import Segment
 from evio_fetch.engine.state import SegmentState, State
 
 
@@ -36,14 +37,17 @@ def usable(state: State, spec: FileSpec) -> bool:
     )
 
 
+def saved_version(state: State) -> Representation:
+    """The version of the file the state's bytes belong to."""
+    return Representation(state.size, state.etag, state.last_modified)
+
+
 def unchanged(state: State, probe: Probe) -> bool:
-    """Whether the server still has the version the state was fetching: same size, and the
-    same validators where the server gives any."""
-    if probe.total != state.size:
+    """Whether the server still has the version the state was fetching: a ranged answer of
+    the same size whose validators do not say otherwise."""
+    if not probe.ranged or probe.total != state.size:
         return False
-    if state.etag is not None and probe.etag != state.etag:
-        return False
-    return state.last_modified is None or probe.last_modified == state.last_modified
+    return saved_version(state).difference(probe.representation) is None
 
 
 def trusted_point(fd: int, state: State, check_all: bool) -> ResumePoint:

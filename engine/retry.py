@@ -5,7 +5,7 @@ Pure: the random source is injected, and the caller does the sleeping."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
@@ -16,45 +16,45 @@ from evio_fetch.engine.errors import EvioError, HTTPStatusError
 MAX_RETRY_AFTER = 300.0
 
 
-@dataclass(slots=True)
-class RetryBudget:
-    """Attempts left for one stream of work. Bytes arriving refill it, so failures spread over
-    a long download never add up to a spurious give-up."""
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How many transient failures in a row one stream of work may meet, and how long to wait
+    after each: a value, never changed in place. ``increment`` gives the policy after a failure
+    (or raises that failure when it is not to be retried); ``after_progress`` gives the policy
+    once bytes flowed again, so failures spread over a long download never add up to a
+    spurious give-up. The file loop and every connection's loop consult the same rules."""
 
     retries: int
+    failures: int = 0
     base_delay: float = 0.5
     max_delay: float = 30.0
-    rng: random.Random = field(default_factory=random.Random)
-    failures: int = 0
 
-    def exhausted(self) -> bool:
-        return self.failures > self.retries
+    def increment(self, error: EvioError) -> RetryPolicy:
+        """The policy after ``error``. Raises ``error`` when it is permanent, the attempts are
+        spent, or the server asks for too long a pause."""
+        asked = retry_after(error)
+        if not error.transient or (asked is not None and asked > MAX_RETRY_AFTER):
+            raise error
+        after = replace(self, failures=self.failures + 1)
+        if after.failures > self.retries:
+            raise error
+        return after
 
-    def record_failure(self) -> None:
-        self.failures += 1
+    def after_progress(self) -> RetryPolicy:
+        return replace(self, failures=0) if self.failures else self
 
-    def record_progress(self) -> None:
-        self.failures = 0
-
-    def retry_after(self, error: EvioError) -> float | None:
-        """The pause before trying again after ``error``, or None to give up: the error is
-        permanent, the attempts are spent, or the server asks for too long a pause."""
-        if not error.transient:
-            return None
-        self.record_failure()
-        asked = error.retry_after if isinstance(error, HTTPStatusError) else None
-        if self.exhausted() or (asked is not None and asked > MAX_RETRY_AFTER):
-            return None
-        return self.delay(asked)
-
-    def delay(self, retry_after: float | None = None) -> float:
+    def pause(self, error: EvioError, rng: random.Random) -> float:
         """Seconds to wait before the next attempt: full-jitter exponential backoff, or the
         server's Retry-After when it asks for longer."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** max(0, self.failures - 1))
-        wait = self.rng.uniform(ceiling / 2, ceiling)
-        if retry_after is not None:
-            wait = max(wait, retry_after)
-        return wait
+        wait = rng.uniform(ceiling / 2, ceiling)
+        asked = retry_after(error)
+        return wait if asked is None else max(wait, asked)
+
+
+def retry_after(error: EvioError) -> float | None:
+    """The pause the server asked for with the answer behind ``error``, if any."""
+    return error.retry_after if isinstance(error, HTTPStatusError) else None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

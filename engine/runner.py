@@ -268,6 +268,7 @@ class _Run:
                 bytes=event.size,
                 seconds=time.monotonic() - active.began,
                 sha256=digest,
+                size_verified=event.size_verified,
             )
         )
 

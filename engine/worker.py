@@ -144,9 +144,9 @@ class Worker:
     def _fresh_progress(self, downloads: list[Download]) -> list[Event]:
         events: list[Event] = []
         for download in downloads:
-            if not download.segments:
-                continue  # not started yet: nothing to say
             progress = download.progress()
+            if progress is None:
+                continue  # not started yet: nothing to say
             if self._reported.get(progress.file) != progress:
                 self._reported[progress.file] = progress
                 events.append(progress)

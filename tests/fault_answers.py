@@ -181,6 +181,16 @@ def answer(entry: Entry, request: Request, fault: Fault | None) -> Answer:
     return _plain_answer(entry, request, fault, headers)
 
 
+def _shifted(first: int, last: int, size: int, shift: int) -> Span:
+    """Other bytes than ``first``..``last``: as many, ``shift`` later or earlier; fewer, from
+    ``shift`` later, when the range spans the whole file."""
+    if last + shift < size:
+        return first + shift, last + shift
+    if first >= shift:
+        return first - shift, last - shift
+    return min(first + shift, last), last
+
+
 def _plain_answer(
     entry: Entry, request: Request, fault: Fault | None, headers: list[tuple[str, str]]
 ) -> Answer:
@@ -204,10 +214,7 @@ def _plain_answer(
         return Answer(200, headers, memoryview(data))
     first, last = choice
     if isinstance(fault, WrongRange):
-        length = last - first
-        moved = first + fault.shift if last + fault.shift < size else first - fault.shift
-        first = max(0, moved)
-        last = min(size - 1, first + length)
+        first, last = _shifted(first, last, size, fault.shift)
     headers += [
         ("Content-Range", content_range(first, last, size)),
         ("Content-Length", str(last + 1 - first)),

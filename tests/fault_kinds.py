@@ -66,8 +66,8 @@ class IgnoreRange(Fault):
 
 @dataclass(frozen=True, kw_only=True)
 class WrongRange(Fault):
-    """Answer a Range request 206 with other bytes than asked, ``shift`` bytes away, and a
-    Content-Range that truthfully names them."""
+    """Answer a Range request 206 with other bytes than asked, ``shift`` bytes away (fewer,
+    when the range spans the whole file), and a Content-Range that truthfully names them."""
 
     shift: int = 1
 

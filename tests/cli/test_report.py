@@ -207,7 +207,18 @@ def test_json_document_shape_order_and_values() -> None:
     files = doc["files"]
     assert [f["label"] for f in files] == [f"evio/data/{i}.dat" for i in range(5)]
     assert all(
-        list(f) == ["label", "path", "source", "outcome", "bytes", "seconds", "sha256", "error"]
+        list(f)
+        == [
+            "label",
+            "path",
+            "source",
+            "outcome",
+            "bytes",
+            "seconds",
+            "sha256",
+            "error",
+            "size_verified",
+        ]
         for f in files
     )
     present, fetched, broken, skipped, _ = files
@@ -220,6 +231,7 @@ def test_json_document_shape_order_and_values() -> None:
         "seconds": 1.235,
         "sha256": None,
         "error": None,
+        "size_verified": True,
     }
     assert fetched["source"] == "https://example.org/a.bin"  # a url wins over a Drive id
     assert fetched["sha256"] == "ab" * 32

@@ -14,7 +14,7 @@ from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 from evio_fetch.engine.model import FileSpec, Options
 from evio_fetch.engine.observer import NullObserver
-from evio_fetch.engine.segments import ordered_count, plan_segments
+from evio_fetch.engine.segment_board import BoardShape, SegmentBoard
 
 Dataset = tuple[Path, list[DataFile]]
 
@@ -55,8 +55,8 @@ def test_pieces_are_taken_front_to_back(dataset: Dataset, tmp_path: Path) -> Non
     served, files = dataset
     big = [f for f in files if f.path == "big/c.dat"]
     options = {"segments": 2, "piece": 4 * MIB, "min_segment": MIB}
-    count = ordered_count(big[0].size, 2, 4 * MIB)
-    starts = [s.start for s in plan_segments(big[0].size, count, MIB, BLOCK_SIZE)]
+    starts = piece_starts(big[0].size, BoardShape(2, 4 * MIB, MIB, BLOCK_SIZE, BLOCK_SIZE))
+    count = len(starts)
     with ServerThread(served, ServerConfig(rate_per_connection=8 * MIB)) as capped:
         report = fetch(specs_for(big, capped, tmp_path), **options)
         requested = capped.stats.range_starts
@@ -67,6 +67,16 @@ def test_pieces_are_taken_front_to_back(dataset: Dataset, tmp_path: Path) -> Non
     assert sorted(order) == list(range(count))
     assert all(piece < position + 2 for position, piece in enumerate(order)), order
     assert same_bytes(served, tmp_path, big)
+
+
+def piece_starts(size: int, shape: BoardShape) -> list[int]:
+    """Where the pieces of a file begin, in the order a board hands them out."""
+    board, starts = SegmentBoard(size, shape), []
+    while (segment := board.claim()) is not None:
+        starts.append(segment.start)
+        board.advance(segment, segment.remaining)
+        board.release(segment)
+    return starts
 
 
 def test_concurrency_bounds_the_files_downloading_at_once(tmp_path: Path) -> None:

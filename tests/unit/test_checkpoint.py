@@ -13,7 +13,7 @@ from support import MIB
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
-from evio_fetch.engine.segments import Segment
+from evio_fetch.engine.segment_board import BoardShape, Segment, SegmentBoard
 from evio_fetch.engine.state import State
 from evio_fetch.engine.storage import PartFile
 
@@ -38,10 +38,9 @@ async def test_a_stopped_keeper_waits_for_the_save_it_started(tmp_path: Path) ->
     part = PartFile(tmp_path / "f.bin.evio-part")
     part.preallocate(MIB)
     template = State(label="f", target=str(target), size=MIB, block_size=BLOCK_SIZE, segments=[])
-    segments = [Segment(0, MIB, MIB // 2)]
-    checkpoint = SlowFlush(
-        tmp_path / "f.bin.evio-state", part, template, segments, BlockDigests(MIB)
-    )
+    board = SegmentBoard(MIB, BoardShape(1, MIB, MIB, BLOCK_SIZE, BLOCK_SIZE))
+    board.segments[:] = [Segment(0, MIB, MIB // 2)]
+    checkpoint = SlowFlush(tmp_path / "f.bin.evio-state", part, template, board, BlockDigests(MIB))
     keeper = asyncio.create_task(checkpoint.keep())
     try:
         assert await asyncio.to_thread(checkpoint.started.wait, 10)

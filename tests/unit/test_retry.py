@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evio_fetch.engine.errors import HTTPStatusError, RangeError, TransportError
-from evio_fetch.engine.retry import MAX_RETRY_AFTER, RetryBudget, parse_retry_after
+from evio_fetch.engine.errors import EvioError, HTTPStatusError, RangeError, TransportError
+from evio_fetch.engine.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
@@ -41,40 +41,63 @@ def test_parse_retry_after_never_raises(value: str) -> None:
     assert result is None or result >= 0
 
 
-def budget(retries: int = 3) -> RetryBudget:
-    return RetryBudget(retries, rng=random.Random(0))
+RNG = random.Random(0)
+
+
+def fail(policy: RetryPolicy, error: EvioError) -> tuple[RetryPolicy, float] | None:
+    """The policy and the pause after ``error``, or None when the policy gives up."""
+    try:
+        after = policy.increment(error)
+    except EvioError as raised:
+        assert raised is error  # the failure itself goes on up, unchanged
+        return None
+    return after, after.pause(error, RNG)
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    spent = budget(retries=20)
-    waits = [spent.retry_after(TransportError("x")) for _ in range(12)]
-    assert all(w is not None for w in waits)
+    policy, waits = RetryPolicy(20), []
+    for _ in range(12):
+        outcome = fail(policy, TransportError("x"))
+        assert outcome is not None
+        policy, wait = outcome
+        waits.append(wait)
     ceilings = [min(30.0, 0.5 * 2**i) for i in range(12)]
-    assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))  # type: ignore[operator]
+    assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
 
 
 def test_gives_up_after_the_retries_and_refills_with_progress() -> None:
-    spent = budget(retries=2)
-    assert spent.retry_after(TransportError("x")) is not None
-    assert spent.retry_after(TransportError("x")) is not None
-    spent.record_progress()  # bytes flowed again: the budget is full
-    assert spent.retry_after(TransportError("x")) is not None
-    assert spent.retry_after(TransportError("x")) is not None
-    assert spent.retry_after(TransportError("x")) is None
+    policy = RetryPolicy(2)
+    for _ in range(2):
+        outcome = fail(policy, TransportError("x"))
+        assert outcome is not None
+        policy = outcome[0]
+    assert fail(policy, TransportError("x")) is None
+    policy = policy.after_progress()  # bytes flowed again: the budget is full
+    for _ in range(2):
+        outcome = fail(policy, TransportError("x"))
+        assert outcome is not None
+        policy = outcome[0]
+    assert fail(policy, TransportError("x")) is None
+
+
+def test_a_policy_is_a_value() -> None:
+    policy = RetryPolicy(1)
+    policy.increment(TransportError("x"))
+    assert policy.failures == 0  # the old value is unchanged; the caller keeps the new one
 
 
 def test_permanent_errors_are_not_retried() -> None:
-    assert budget().retry_after(RangeError("x")) is None
-    assert budget().retry_after(HTTPStatusError("x", status=404)) is None
+    assert fail(RetryPolicy(3), RangeError("x")) is None
+    assert fail(RetryPolicy(3), HTTPStatusError("x", status=404)) is None
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
 def test_transient_statuses_are_retried(status: int) -> None:
-    assert budget().retry_after(HTTPStatusError("x", status=status)) is not None
+    assert fail(RetryPolicy(3), HTTPStatusError("x", status=status)) is not None
 
 
 def test_retry_after_is_honoured_and_too_long_a_pause_gives_up() -> None:
-    asked = budget().retry_after(HTTPStatusError("x", status=503, retry_after=12.0))
-    assert asked is not None and asked >= 12.0
+    outcome = fail(RetryPolicy(3), HTTPStatusError("x", status=503, retry_after=12.0))
+    assert outcome is not None and outcome[1] >= 12.0
     too_long = HTTPStatusError("x", status=429, retry_after=MAX_RETRY_AFTER + 1)
-    assert budget().retry_after(too_long) is None
+    assert fail(RetryPolicy(3), too_long) is None
