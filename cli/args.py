@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ from evio_fetch.engine.version import VERSION
 
 DEFAULT_MANIFEST = Path("docs/data/datasets.json")
 DRIVE_URL_ENV = "EVIO_FETCH_DRIVE_URL"
+# The console scripts, one entry point: the first is the product's name, the second the
+# command its design documents use.
+COMMANDS = ("evio-fetch", "download-datasets")
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,20 @@ def _rate(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def command_name() -> str:
+    """The name the user typed, for usage and error lines; ``python -m`` and any other way in
+    read as the product's name."""
+    typed = Path(sys.argv[0]).name.removesuffix(".exe")
+    return typed if typed in COMMANDS else COMMANDS[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
+    prog = command_name()
     parser = argparse.ArgumentParser(
-        prog="evio-fetch",
+        prog=prog,
         description="Fetch every file of a dataset manifest, or the URLs and Google Drive links "
         "given, to its place: segmented, resumable, SHA256-verified.",
-        epilog="Without SOURCE, the manifest is read. `evio-fetch manifest --help` shows how "
+        epilog=f"Without SOURCE, the manifest is read. `{prog} manifest --help` shows how "
         "to write a manifest from a Drive folder or a list of URLs. Exit status: 0 all "
         "present and valid, 1 some files failed, 2 nothing could be attempted, "
         "130 interrupted (re-run to resume).",

@@ -1,5 +1,5 @@
-"""``evio-fetch``: parse the command line, dispatch to the command asked for, and turn our
-errors into one line and an exit status.
+"""``evio-fetch``, also installed as ``download-datasets``: parse the command line, dispatch
+to the command asked for, and turn our errors into one line and an exit status.
 
 Only the parser and the worker pool are imported before the first worker process is started;
 the display and the rest of the parent are imported while it starts, so the two start-ups
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from evio_fetch.cli.args import Args, parse
+from evio_fetch.cli.args import Args, command_name, parse
 from evio_fetch.cli.report import EXIT_INTERRUPTED
 from evio_fetch.cli.tty import is_interactive
 from evio_fetch.engine.errors import EvioError
@@ -87,6 +87,7 @@ def print_error(console: Console, error: EvioError) -> None:
     from rich.text import Text  # noqa: PLC0415  (only when there is an error to show)
 
     # A Text, never markup: messages carry names from the network.
-    console.print(Text.assemble(("evio-fetch: error: ", "bold red"), error.message), soft_wrap=True)
+    prefix = f"{command_name()}: error: "
+    console.print(Text.assemble((prefix, "bold red"), error.message), soft_wrap=True)
     if error.hint:
         console.print(f"  hint: {error.hint}", soft_wrap=True, markup=False)

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from evio_fetch.cli.args import DRIVE_URL_ENV
+from evio_fetch.cli.args import DRIVE_URL_ENV, command_name
 from evio_fetch.engine.manifest_builder import build, encode, with_hashes
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="evio-fetch manifest",
+        prog=f"{command_name()} manifest",
         description="Write a manifest (JSON, to stdout or -o FILE) listing the files of a "
         "public Google Drive folder (sub-folders included, paths mirroring the folder tree), "
         "or of the URLs and Drive file links given; sizes come from the server.",

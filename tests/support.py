@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
+
 from evio_fetch.engine.loopback.dataset import DataFile
 from evio_fetch.engine.loopback.server import ServerThread
 from evio_fetch.engine.model import FileSpec
@@ -67,6 +69,33 @@ def run_cli(
         stdin=subprocess.DEVNULL,
         check=False,
         env={**os.environ, **(env or {})},
+    )
+
+
+def installed_script(name: str) -> Path:
+    """A console script beside the interpreter running the tests, as pip installed it. Without
+    it the test is skipped, except under CI, where the package is always installed first."""
+    script = Path(sys.executable).parent / name
+    if not script.is_file():
+        reason = f"{script} is not installed: pip install this checkout into the environment"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return script
+
+
+def run_script(
+    name: str, *args: str, cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The command by one of its installed names, the way a user's shell starts it."""
+    return subprocess.run(
+        [str(installed_script(name)), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 

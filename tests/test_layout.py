@@ -65,7 +65,7 @@ def test_the_engine_knows_nothing_of_the_terminal(path: Path) -> None:
 
 def test_installed_wheel_runs(tmp_path: Path) -> None:
     """Build a wheel from this checkout, install it alone into a new environment (its
-    dependencies borrowed from this one), and run the console script from outside the repo."""
+    dependencies borrowed from this one), and run both console scripts from outside the repo."""
     wheels = tmp_path / "wheels"
     subprocess.run(
         [
@@ -110,18 +110,18 @@ def test_installed_wheel_runs(tmp_path: Path) -> None:
     # Dependencies come from this environment, added only now so that pip above could not
     # mistake a copy of evio-fetch installed here for the wheel.
     (site / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    script = env_dir / "bin" / "evio-fetch"
-    shown = subprocess.run(
-        [str(script), "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
-    assert shown.returncode == 0, shown.stderr
-    assert "--segments" in shown.stdout
+    for name in ("evio-fetch", "download-datasets"):
+        shown = subprocess.run(
+            [str(env_dir / "bin" / name), "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": ""},
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.startswith(f"usage: {name} ") and "--segments" in shown.stdout
     where = subprocess.run(
         [
             str(python),

@@ -1,0 +1,80 @@
+"""The console scripts pip installs, by both their names: ``evio-fetch`` and
+``download-datasets``, one command. The design's command lines are run verbatim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import leftovers, run_script, same_bytes, write_manifest
+
+from evio_fetch.engine.loopback.dataset import DataFile
+from evio_fetch.engine.loopback.server import ServerThread
+from evio_fetch.engine.version import VERSION
+
+Dataset = tuple[Path, list[DataFile]]
+NAMES = ("evio-fetch", "download-datasets")
+
+
+def default_manifest(here: Path, files: list[DataFile], server: ServerThread) -> None:
+    """The manifest where the command looks without --manifest, its files under data/."""
+    (here / "docs" / "data").mkdir(parents=True)
+    entries = [(server.url_for(f.path), f"data/{f.path}", f) for f in files]
+    write_manifest(here / "docs" / "data" / "datasets.json", entries)
+
+
+def test_the_design_command_lines_work_verbatim(
+    dataset: Dataset, server: ServerThread, tmp_path: Path
+) -> None:
+    served, files = dataset
+    default_manifest(tmp_path, files, server)
+
+    planned = run_script("download-datasets", "--dry-run", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert f"{len(files)} to fetch" in planned.stderr
+    assert server.stats.requests == 0 and not (tmp_path / "data").exists()
+
+    fetched = run_script("download-datasets", "--yes", "--quiet", cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    lines = fetched.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{len(files)} downloaded · ")
+    assert same_bytes(served, tmp_path / "data", files) and leftovers(tmp_path) == []
+
+    server.stats.reset()
+    for words in (["--verify"], ["--no-resume"]):
+        again = run_script("download-datasets", *words, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert f"{len(files)} already present" in again.stderr, words
+    assert server.stats.requests == 0
+
+    for f in files:
+        (tmp_path / "data" / f.path).unlink()
+    wide = run_script("download-datasets", "--concurrency", "5", cwd=tmp_path)
+    assert wide.returncode == 0, wide.stderr
+    assert f"{len(files)} downloaded" in wide.stderr
+    assert same_bytes(served, tmp_path / "data", files) and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_usage_and_error_lines_name_the_command_typed(name: str, tmp_path: Path) -> None:
+    shown = run_script(name, "--help", cwd=tmp_path)
+    assert shown.returncode == 0
+    assert shown.stdout.startswith(f"usage: {name} ")
+    assert f"`{name} manifest --help`" in " ".join(shown.stdout.split())
+
+    refused = run_script(name, "--segments", "0", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert f"{name}: error: argument --segments" in refused.stderr
+
+    no_manifest = run_script(name, cwd=tmp_path)
+    assert no_manifest.returncode == 2
+    assert no_manifest.stderr.startswith(f"{name}: error: docs/data/datasets.json")
+
+    manifest_help = run_script(name, "manifest", "--help", cwd=tmp_path)
+    assert manifest_help.stdout.startswith(f"usage: {name} manifest ")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_version_names_the_product(name: str, tmp_path: Path) -> None:
+    shown = run_script(name, "--version", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.strip() == f"evio-fetch {VERSION}"
