@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         "given, to its place: segmented, resumable, SHA256-verified.",
         epilog=f"Without SOURCE, the manifest is read. `{prog} manifest --help` shows how "
         "to write a manifest from a Drive folder or a list of URLs. Exit status: 0 all "
-        "present and valid, 1 some files failed, 2 nothing could be attempted, "
-        "130 interrupted (re-run to resume).",
+        "present and valid, 1 some files failed but others are present (or the plan was "
+        "declined), 2 complete failure (bad arguments or manifest, a full disk, or every file "
+        "attempted failed and none is present), 130 interrupted (re-run to resume).",
     )
     add = parser.add_argument
     add(

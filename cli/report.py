@@ -11,6 +11,8 @@ from evio_fetch.cli.units import human_bytes, human_duration, human_rate
 from evio_fetch.engine.model import FileResult, Outcome
 
 EXIT_INTERRUPTED = 130
+# Not one file is there: every one attempted failed (the design's "complete failure").
+EXIT_COMPLETE_FAILURE = 2
 # Declining the plan is not a failure of any file, but the files are not there either.
 EXIT_DECLINED = 1
 
@@ -131,10 +133,14 @@ def json_document(results: Sequence[FileResult], elapsed: float, version: str) -
 
 
 def exit_status(results: Sequence[FileResult]) -> int:
-    """0 when nothing failed, else the gravest failure's status (1 per file, 2 e.g. disk full)."""
+    """0 when nothing failed; else the gravest failure's status (1 per file, 2 e.g. disk
+    full), raised to 2 when no file is there at all: every file attempted failed, and none
+    was already present. Skipped files (the run stopped first) are not there."""
     statuses = [
         r.failure.exit_status if r.failure is not None else 1
         for r in results
         if r.outcome == "failed"
     ]
+    if statuses and not any(r.outcome in ("downloaded", "present") for r in results):
+        statuses.append(EXIT_COMPLETE_FAILURE)
     return max(statuses, default=0)

@@ -279,11 +279,24 @@ def failure(status: int) -> Failure:
     ("results", "status"),
     [
         ([], 0),
+        ([result("present"), result("present")], 0),  # nothing to attempt, all there
         ([result("downloaded"), result("present"), result("skipped")], 0),
         ([result("downloaded"), result("failed", failure=failure(1))], 1),
+        # Files the plan skipped as present count: this is a partial success.
+        ([result("present"), result("failed", failure=failure(1))], 1),
+        # Complete failure: every file attempted failed and none is there.
+        ([result("failed", failure=failure(1))], 2),
+        ([result("failed", failure=failure(1)), result("failed", failure=failure(1))], 2),
+        ([result("failed", failure=failure(1)), result("skipped")], 2),
         ([result("failed", failure=failure(1)), result("failed", failure=failure(2))], 2),
         ([result("failed", failure=failure(2)), result("downloaded")], 2),
-        ([FileResult(spec=FileSpec(index=0, label="x"), outcome="failed", target=None)], 1),
+        (
+            [
+                FileResult(spec=FileSpec(index=0, label="x"), outcome="failed", target=None),
+                result("downloaded"),
+            ],
+            1,
+        ),
     ],
 )
 def test_exit_status(results: list[FileResult], status: int) -> None:

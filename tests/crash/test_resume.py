@@ -176,7 +176,7 @@ def test_second_run_on_the_same_target_reports_busy(
         second = run_cli("--manifest", str(manifest), "--json", cwd=tmp_path)
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=20)
-    assert second.returncode == 1
+    assert second.returncode == 2  # its only file failed
     assert json.loads(second.stdout)["files"][0]["error"]["code"] == "busy"
     assert "another evio-fetch process" in second.stderr
     assert first.returncode == 130
@@ -190,7 +190,7 @@ def test_state_from_a_newer_version_is_a_clear_error(
     (tmp_path / "out" / "big.dat.evio-part").write_bytes(b"")
     (tmp_path / "out" / "big.dat.evio-state").write_text('{"format": 99, "future": true}')
     result = run_cli("--manifest", str(manifest), cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2  # its only file failed
     assert "newer evio-fetch" in result.stderr and "--no-resume" in result.stderr
     assert "Traceback" not in result.stderr
     again = run_cli("--manifest", str(manifest), "--no-resume", cwd=tmp_path)

@@ -190,7 +190,7 @@ def test_reset_before_any_byte_gives_up_after_the_retries(
 ) -> None:
     dead = server.add("/dead.bin", size=2 * MIB, faults=[Reset(after=0)])
     outcome = fetch(tmp_path, [Entry(dead, "dead.bin")], "--retries", "2", "--timeout", "2")
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     error = outcome.error("dead.bin")
     assert error["code"] == "connection", error
     assert 2 <= server.count("/dead.bin") <= 2 + 2, server.count("/dead.bin")
@@ -391,7 +391,7 @@ def test_body_longer_than_promised_never_lands_a_wrong_byte(
         assert outcome.status == 0
         assert outcome.landed("long.bin").read_bytes() == served.data
     else:
-        assert outcome.status == 1, outcome.describe()
+        assert outcome.status == 2, outcome.describe()  # its only file failed
         assert entry["error"]["code"] != "internal", entry
         assert_absent(outcome, "long.bin")
 
@@ -401,7 +401,7 @@ def test_html_page_where_data_was_expected_fails_not_data(
 ) -> None:
     served = server.add("/recording.dat", size=2 * MIB, faults=[Html()])
     outcome = fetch(tmp_path, [Entry(served, "recording.dat")])
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     error = outcome.error("recording.dat")
     assert error["code"] == "not_data", error
     assert_absent(outcome, "recording.dat")
@@ -411,7 +411,7 @@ def test_redirect_loop_fails_with_too_many_redirects(server: FaultServer, tmp_pa
     loop_url = server.url("/loop.bin")
     served = server.add("/loop.bin", size=MIB, faults=[Redirect(to=loop_url)])
     outcome = fetch(tmp_path, [Entry(served, "loop.bin")])
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     error = outcome.error("loop.bin")
     assert "too many redirects" in error["message"].lower(), error
     assert server.count("/loop.bin") <= 31, server.count("/loop.bin")
