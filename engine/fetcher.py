@@ -36,7 +36,7 @@ from evio_fetch.engine.model import (
     Warned,
     Written,
 )
-from evio_fetch.engine.probe import Probe, probe_headers, read_probe
+from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe
 from evio_fetch.engine.resume import ResumePoint, saved_version, trusted_point, unchanged, usable
 from evio_fetch.engine.retry import RetryPolicy
 from evio_fetch.engine.segment_board import BoardShape, SegmentBoard
@@ -265,8 +265,9 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
         download.board = SegmentBoard(size, shape)
         if probe.ranged and size is not None:
             job.digests = BlockDigests(size)
-    # A file the probe brings whole is done before a checkpoint could help.
-    whole_in_probe = job.resume is None and probe.stop == probe.total
+    # A file that fits in one probe's block is done before a checkpoint could help (an
+    # open-ended probe brings the whole file too, but may take hours).
+    whole_in_probe = job.resume is None and size is not None and size <= PROBE_SPAN
     if job.digests is not None and not whole_in_probe:
         job.checkpoint = Checkpoint(
             state_path(job.target), job.part, _template(spec, job), download.board, job.digests
