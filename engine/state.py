@@ -58,9 +58,18 @@ class _Header(msgspec.Struct):
 _ENCODER = msgspec.json.Encoder()
 
 
+# Owner only: the state keeps the source as given, credentials in the URL included, since a
+# resume must ask for the same thing again.
+MODE = 0o600
+
+
 def save(path: Path, state: State) -> None:
     temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    # A fresh file every time (never one left behind with wider permissions, never through a
+    # symlink), so it is born with MODE and the rename gives the state file the same.
+    temporary.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temporary, flags, MODE)
     try:
         os.write(fd, _ENCODER.encode(state))
         os.fsync(fd)
