@@ -9,6 +9,7 @@ import msgspec
 
 from evio_fetch.cli.units import human_bytes, human_duration, human_rate
 from evio_fetch.engine.model import FileResult, Outcome
+from evio_fetch.engine.redaction import redact_url
 
 EXIT_INTERRUPTED = 130
 # Not one file is there: every one attempted failed (the design's "complete failure").
@@ -103,7 +104,7 @@ def _json_file(result: FileResult) -> JsonFile:
         label=spec.label,
         # Only a file that is really there has a path: a failed one has nothing at its target.
         path=result.target if result.outcome in ("downloaded", "present") else None,
-        source=spec.url if spec.url is not None else spec.drive_id,
+        source=redact_url(spec.url) if spec.url is not None else spec.drive_id,
         outcome=result.outcome,
         bytes=result.bytes,
         seconds=round(result.seconds, 3),

@@ -26,6 +26,9 @@ Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a 
             ├── DriveQuotaError     "too many users have viewed or downloaded this file"
             └── DriveSignInError    not shared publicly, or its resource key is missing
 
+Messages never show a URL's secrets: they are redacted when the error is made
+(engine.redaction). Hints name only links evio-fetch makes, or sources already redacted.
+
 Workers never raise across the process boundary: they send ``Failure`` values (engine.model),
 made from these errors by ``to_failure`` and turned back into text by the command line.
 """
@@ -34,6 +37,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from evio_fetch.engine.redaction import scrub_urls
+
 
 class EvioError(Exception):
     code: ClassVar[str] = "error"
@@ -41,6 +46,9 @@ class EvioError(Exception):
     transient: ClassVar[bool] = False
 
     def __init__(self, message: str, hint: str = "") -> None:
+        # Every message that names a URL hides its secrets here, once, wherever it was made.
+        # Hints are advice with links of our own making (an export URL), kept usable as given.
+        message = scrub_urls(message)
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -10,6 +10,7 @@ from typing import Literal
 import msgspec
 
 from evio_fetch.engine.errors import EvioError
+from evio_fetch.engine.redaction import scrub_urls
 
 DEFAULT_DRIVE_URL = "https://drive.google.com"
 MIB = 1024 * 1024
@@ -68,7 +69,7 @@ def to_failure(error: BaseException) -> Failure:
         return Failure(error.code, error.message, error.hint, error.exit_status)
     return Failure(
         "internal",
-        f"unexpected {type(error).__name__}: {error}",
+        scrub_urls(f"unexpected {type(error).__name__}: {error}"),
         "this is a bug in evio-fetch; please report it with the command you ran",
     )
 

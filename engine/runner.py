@@ -41,6 +41,7 @@ from evio_fetch.engine.pool import (
     start_worker,
     stop_workers,
 )
+from evio_fetch.engine.redaction import scrub_urls
 from evio_fetch.engine.verify import HashPool, PrefixHasher
 
 # Files in flight, downloading or finishing, per file allowed to download at once.
@@ -236,7 +237,8 @@ class _Run:
         elif isinstance(event, Done):
             self._on_done(active, event)
         elif isinstance(event, Warned):
-            self._observer.warned(active.spec, event.message)
+            # A worker's warning is plain text, not an error: its URLs are hidden here.
+            self._observer.warned(active.spec, scrub_urls(event.message))
         elif isinstance(event, Failed):
             self._fail(event.file, event.failure)
 

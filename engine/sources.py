@@ -1,7 +1,8 @@
 """Turn the SOURCE arguments of the command line into file specs (SPEC §2).
 
 Pure: no network. Each argument is an http(s) URL, a Drive share link or a bare Drive file
-ID; the server names the file later, inside the output directory.
+ID; the server names the file later, inside the output directory. A spec's label is the
+source with its secrets hidden (engine.redaction); its URL is the source as given.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from evio_fetch.engine.drive_links import DriveRef, parse_drive_link
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.redaction import redact_url
 
 _WHAT_WORKS = "give an http(s) URL, a Google Drive file link, or a bare Drive file ID"
 
@@ -38,7 +40,9 @@ def _spec(index: int, source: str, output_dir: str) -> FileSpec:
     if ref is not None:
         return _drive_spec(index, source, output_dir, ref)
     _check_http_url(source)
-    return FileSpec(index=index, label=source, url=source.strip(), output_dir=output_dir)
+    return FileSpec(
+        index=index, label=redact_url(source), url=source.strip(), output_dir=output_dir
+    )
 
 
 def _drive_spec(index: int, source: str, output_dir: str, ref: DriveRef) -> FileSpec:
@@ -57,7 +61,7 @@ def _drive_spec(index: int, source: str, output_dir: str, ref: DriveRef) -> File
         )
     return FileSpec(
         index=index,
-        label=source,
+        label=redact_url(source),
         drive_id=ref.id,
         resource_key=ref.resource_key,
         output_dir=output_dir,
@@ -113,5 +117,6 @@ def _looks_like_host(text: str) -> bool:
 
 
 def _shown(source: str) -> str:
-    # Quoted the way a shell would need it, so the argument can be copied back as is.
-    return shlex.quote(source)
+    # Quoted the way a shell would need it, so the argument can be copied back (its secrets
+    # hidden whole here: a space would cut a URL in two for the scrub of messages).
+    return shlex.quote(redact_url(source))

@@ -15,6 +15,7 @@ import msgspec
 
 from evio_fetch.engine.errors import StateError, StateVersionError
 from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.redaction import redact_url
 from evio_fetch.engine.storage import STATE_SUFFIX, sync_directory
 
 FORMAT = 1
@@ -120,7 +121,8 @@ def spec_from_state(state_file: Path) -> FileSpec:
     target = target_of(state_file.absolute())
     return FileSpec(
         index=0,
-        label=state.label,
+        # Hidden again: a state file written by an older evio-fetch kept the source as typed.
+        label=redact_url(state.label),
         url=state.url,
         drive_id=state.drive_id,
         resource_key=state.resource_key,

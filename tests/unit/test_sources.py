@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.redaction import redact_url
 from evio_fetch.engine.sources import specs_from_sources
 
 FILE_ID = "1vB1cOZlO4MQ7c503-UU109mMbClsf5Lq"
@@ -46,12 +47,27 @@ def test_accepted_sources(
     (spec,) = specs_from_sources([source], tmp_path)
     assert spec == FileSpec(
         index=0,
-        label=source,
+        label=redact_url(source),
         url=url,
         drive_id=drive_id,
         resource_key=key,
         output_dir=str(tmp_path),
     )
+
+
+def test_labels_hide_secrets_and_urls_keep_them(tmp_path: Path) -> None:
+    signed = "https://alice:pw@example.org/a.bin?X-Amz-Signature=abc"
+    shared = f"https://drive.google.com/open?id={FILE_ID}&resourcekey={KEY}"
+    web, drive = specs_from_sources([signed, shared], tmp_path)
+    assert (web.label, web.url) == ("https://***@example.org/a.bin?X-Amz-Signature=***", signed)
+    assert drive.label == f"https://drive.google.com/open?id={FILE_ID}&resourcekey=***"
+    assert (drive.drive_id, drive.resource_key) == (FILE_ID, KEY)
+
+
+def test_refusals_hide_secrets(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        specs_from_sources(["https://alice:pw@example.org/a b?sig=abc"], tmp_path)
+    assert caught.value.message.startswith("source 'https://***@example.org/a b?sig=***' ")
 
 
 def test_indexes_follow_start_index_in_order(tmp_path: Path) -> None:
@@ -168,7 +184,7 @@ def test_any_text_gives_specs_or_a_usage_error(sources: list[str]) -> None:
     except UsageError as error:
         assert error.message.startswith("source ")
         return
-    assert [spec.label for spec in specs] == sources
+    assert [spec.label for spec in specs] == [redact_url(source) for source in sources]
     for spec in specs:
         assert (spec.url is None) != (spec.drive_id is None)
         assert spec.output_dir == "/nonexistent/out"
