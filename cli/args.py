@@ -11,6 +11,7 @@ from pathlib import Path
 
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
+from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.sharding import parse_shard
 from evio_fetch.engine.version import VERSION
@@ -25,10 +26,10 @@ COMMANDS = ("evio-fetch", "download-datasets")
 @dataclass(frozen=True)
 class Args:
     sources: list[str]
-    output_dir: Path
+    # -o and --root: where SOURCE files land, and what manifest paths are relative to.
+    directory: Path
     manifest: Path
     manifest_given: bool
-    root: Path
     yes: bool
     dry_run: bool
     quiet: bool
@@ -108,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output-dir",
         type=Path,
-        default=Path("."),
         metavar="DIR",
-        help="where SOURCE files land, named by the server (default: .)",
+        help="where SOURCE files land, named by the server; with a manifest, the same as "
+        "--root (default: .)",
     )
     add(
         "--manifest",
@@ -121,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--root",
         type=Path,
-        default=Path("."),
         metavar="DIR",
-        help="manifest paths are relative to this directory (default: .)",
+        help="manifest paths are relative to this directory; with SOURCEs, the same as -o "
+        "(default: .)",
     )
     add(
         "--segments",
@@ -216,7 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: Sequence[str] | None = None) -> Args:
+    """The command line's words as Args. Raises UsageError for words that parse but cannot
+    go together, before anything is started or written."""
     ns = build_parser().parse_args(argv)
+    _check_what_is_fetched(ns)
+    directory = landing_directory(("-o", ns.output_dir), ("--root", ns.root))
     options = Options(
         segments=ns.segments,
         concurrency=ns.concurrency,
@@ -230,10 +235,9 @@ def parse(argv: Sequence[str] | None = None) -> Args:
     )
     return Args(
         sources=list(ns.sources),
-        output_dir=ns.output_dir,
+        directory=directory,
         manifest=ns.manifest or DEFAULT_MANIFEST,
         manifest_given=ns.manifest is not None,
-        root=ns.root,
         yes=ns.yes,
         dry_run=ns.dry_run,
         quiet=ns.quiet,
@@ -244,3 +248,33 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         options=options,
         shard=ns.shard,
     )
+
+
+def _check_what_is_fetched(ns: argparse.Namespace) -> None:
+    """One thing is fetched: a manifest, SOURCEs, or one state file; never one of them while
+    another given on the same command line is silently left aside."""
+    if ns.resume_state is not None:
+        _check_state_alone(ns)
+    if ns.manifest is not None and ns.sources:
+        count = len(ns.sources)
+        raise UsageError(
+            f"give either a manifest or sources, not both: --manifest {ns.manifest} and "
+            f"{count} SOURCE argument{'s' if count > 1 else ''}",
+            "drop --manifest to fetch the SOURCEs, or drop the SOURCEs to fetch the manifest",
+        )
+
+
+def _check_state_alone(ns: argparse.Namespace) -> None:
+    given = (
+        ("SOURCE", bool(ns.sources)),
+        ("--manifest", ns.manifest is not None),
+        ("-o", ns.output_dir is not None),
+        ("--root", ns.root is not None),
+    )
+    ignored = [flag for flag, present in given if present]
+    if ignored:
+        raise UsageError(
+            f"--resume-state cannot be combined with {', '.join(ignored)}",
+            "--resume-state finishes the download beside its state file; drop "
+            f"{' and '.join(ignored)}, or drop --resume-state",
+        )

@@ -44,14 +44,14 @@ def load_specs(args: Args) -> list[FileSpec]:
             )
         return [_spec_from_state(args.resume_state)]
     if args.sources:
-        return specs_from_sources(args.sources, args.output_dir.resolve())
+        return specs_from_sources(args.sources, args.directory.resolve())
     if not args.manifest.exists() and not args.manifest_given:
         raise ManifestError(
             f"{args.manifest}: no manifest here, and no SOURCE was given",
             "run from the project's root, pass --manifest PATH, or give URLs; "
             "`evio-fetch --demo` tries it offline",
         )
-    return load_manifest(args.manifest, args.root.resolve()).entries
+    return load_manifest(args.manifest, args.directory.resolve()).entries
 
 
 def _spec_from_state(path: Path) -> FileSpec:

@@ -36,7 +36,11 @@ def _run(words: list[str]) -> int:
 
         console = _console()
         return _guarded(console, lambda: manifest_command.run(words[1:], console))
-    args = parse(words)
+    try:
+        args = parse(words)
+    except EvioError as error:  # words that parse but cannot go together
+        print_error(_console(), error)
+        return error.exit_status
     launched = _launch_early(args)
     try:
         console = _console()

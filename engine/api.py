@@ -32,6 +32,7 @@ from evio_fetch.engine import runner
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.manifest import load_manifest
 from evio_fetch.engine.model import FileResult, FileSpec, Options, PlanItem, default_workers
+from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.sources import specs_from_sources
 
@@ -128,8 +129,8 @@ def fetch(
     sources: str | Iterable[str] | None = None,
     *,
     manifest: StrPath | None = None,
-    root: StrPath = ".",
-    output_dir: StrPath = ".",
+    root: StrPath | None = None,
+    output_dir: StrPath | None = None,
     segments: int = 4,
     concurrency: int = 3,
     workers: int | None = None,
@@ -148,8 +149,9 @@ def fetch(
             gives it.
         manifest: a manifest's path (docs/manifest.md); each entry lands at its path under
             ``root``. Give exactly one of ``sources`` and ``manifest``.
-        root: the directory manifest paths are relative to.
-        output_dir: where sources land (created if missing).
+        root: the directory manifest paths are relative to (default: the current one).
+        output_dir: where sources land (created if missing). ``root`` and ``output_dir`` are
+            one directory under two names: give either; both must name the same one.
         segments: byte-range connections per file, 1 to 64; small files use fewer.
         concurrency: files downloading at once, 1 to 256.
         workers: worker processes, 1 to 64 (default: the number of CPUs).
@@ -167,7 +169,8 @@ def fetch(
         A :class:`Report`. Files that failed are in it; they do not raise.
 
     Raises:
-        UsageError: bad arguments, or a source that cannot be fetched as given.
+        UsageError: bad arguments (``root`` and ``output_dir`` naming different
+            directories, or a file), or a source that cannot be fetched as given.
         ManifestError: the manifest cannot be read or is invalid.
         KeyboardInterrupt: on Ctrl-C, once the workers have stopped and saved their
             progress; calling again with the same arguments resumes.
@@ -196,8 +199,8 @@ async def fetch_async(
     sources: str | Iterable[str] | None = None,
     *,
     manifest: StrPath | None = None,
-    root: StrPath = ".",
-    output_dir: StrPath = ".",
+    root: StrPath | None = None,
+    output_dir: StrPath | None = None,
     segments: int = 4,
     concurrency: int = 3,
     workers: int | None = None,
@@ -308,6 +311,10 @@ def _rate(max_speed: int | str | None) -> int | None:
         raise UsageError(f"max_speed={max_speed!r}: {error}", "e.g. max_speed='20M'") from None
 
 
+def _path(value: StrPath | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
 def _sources(sources: str | Iterable[str]) -> list[str]:
     given = [sources] if isinstance(sources, str) else list(sources)
     for n, source in enumerate(given):
@@ -332,8 +339,8 @@ class _Call:
         sources: str | Iterable[str] | None,
         *,
         manifest: StrPath | None,
-        root: StrPath,
-        output_dir: StrPath,
+        root: StrPath | None,
+        output_dir: StrPath | None,
         options: Options,
     ) -> _Call:
         if (sources is None) == (manifest is None):
@@ -341,13 +348,15 @@ class _Call:
                 "give either sources or manifest" + (", not both" if manifest is not None else ""),
                 'e.g. fetch(["https://example.org/a.bin"]) or fetch(manifest="datasets.json")',
             )
+        directory = landing_directory(
+            ("output_dir=", _path(output_dir)), ("root=", _path(root))
+        ).resolve()
         if manifest is not None:
-            manifest_path, root_path = Path(manifest), Path(root)
-            return _Call(options, lambda: load_manifest(manifest_path, root_path.resolve()).entries)
+            manifest_path = Path(manifest)
+            return _Call(options, lambda: load_manifest(manifest_path, directory).entries)
         assert sources is not None
         given = _sources(sources)
-        out = Path(output_dir)
-        return _Call(options, lambda: specs_from_sources(given, out.resolve()))
+        return _Call(options, lambda: specs_from_sources(given, directory))
 
     def run(self, watcher: _Watcher) -> runner.RunReport:
         specs = self.load()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import threading
 import time
 from pathlib import Path
@@ -107,6 +108,42 @@ def test_fetch_urls_named_by_the_server(
 def test_one_url_as_a_string(dataset: Dataset, server: ServerThread, tmp_path: Path) -> None:
     report = fetch(server.url_for("one.bin"), output_dir=tmp_path)
     assert report.ok and report.paths == [tmp_path / "one.bin"]
+
+
+def test_output_dir_is_the_manifest_root_and_root_where_sources_land(
+    dataset: Dataset, server: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # what lands in "." by mistake lands here
+    _, files = dataset
+    one = next(f for f in files if f.path == "one.bin")
+    manifest = write_manifest(tmp_path / "m.json", [(server.url_for("one.bin"), "x/one.bin", one)])
+    by_manifest = fetch(manifest=manifest, output_dir=tmp_path / "data")
+    assert by_manifest.paths == [tmp_path / "data" / "x" / "one.bin"]
+    by_source = fetch(server.url_for("one.bin"), root=tmp_path / "out")
+    assert by_source.paths == [tmp_path / "out" / "one.bin"]
+
+
+@pytest.mark.parametrize(
+    ("placement", "words"),
+    [
+        ({"output_dir": "a", "root": "b"}, "output_dir='a' and root='b' name different"),
+        ({"output_dir": "file.bin"}, "output_dir='file.bin' is not a directory"),
+        ({"root": "file.bin/sub"}, "root='file.bin/sub': file.bin is not a directory"),
+    ],
+)
+def test_placement_is_refused_before_anything_is_written(
+    server: ServerThread,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    placement: dict[str, str],
+    words: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.bin").write_bytes(b"x")
+    with pytest.raises(UsageError, match=re.escape(words)):
+        fetch(server.url_for("one.bin"), **placement)  # type: ignore[arg-type]
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+    assert server.stats.requests == 0
 
 
 def test_a_failing_file_is_reported_not_raised(
