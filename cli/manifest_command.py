@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="paths are relative to this directory (default: .)",
     )
     parser.add_argument(
-        "--hash", action="store_true", help="fill in sha256 from files already present at the paths"
+        "--hash",
+        action="store_true",
+        help="fill in sha256 from files already present at the paths (not from a file whose "
+        "size differs from the server's: that one is named in a warning)",
     )
     parser.add_argument(
         "--concurrency",
@@ -73,7 +76,7 @@ def run(argv: Sequence[str], console: Console) -> int:
     prefix = args.prefix.strip("/")
     document = asyncio.run(build(args.sources, prefix, options, warnings))
     if args.hash:
-        document = with_hashes(document, args.root)
+        document = with_hashes(document, args.root, warnings)
     data = encode(document, args.root.resolve())
     for warning in warnings:
         console.print(f"warning: {warning}", markup=False, soft_wrap=True)

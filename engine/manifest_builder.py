@@ -71,15 +71,28 @@ async def build(sources: Sequence[str], prefix: str, options: Options, warn: lis
     )
 
 
-def with_hashes(document: Document, root: Path) -> Document:
-    """Fill in the SHA256 of every entry whose file is already at its path under ``root``."""
-    entries = [
-        msgspec.structs.replace(e, sha256=sha256_file(root / e.path))
-        if (root / e.path).is_file()
-        else e
-        for e in document.datasets
-    ]
+def with_hashes(document: Document, root: Path, warn: list[str]) -> Document:
+    """Fill in the SHA256 of every entry whose file is already at its path under ``root``.
+
+    A local file whose size is not the server's is another version (or a partial copy): its
+    hash would fail every later download, so it is left out, and ``warn`` says why.
+    """
+    entries = [_hashed(entry, root / entry.path, warn) for entry in document.datasets]
     return msgspec.structs.replace(document, datasets=entries)
+
+
+def _hashed(entry: Entry, local: Path, warn: list[str]) -> Entry:
+    if not local.is_file():
+        return entry
+    size = local.stat().st_size
+    if entry.size and size != entry.size:
+        warn.append(
+            f"{local} is {size} bytes here but {entry.size} bytes on the server: its sha256 "
+            "is left out; fetch it with this manifest (the local copy is replaced), then run "
+            "`evio-fetch manifest --hash` again to fill it in"
+        )
+        return entry
+    return msgspec.structs.replace(entry, sha256=sha256_file(local))
 
 
 def encode(document: Document, root: Path) -> bytes:

@@ -87,3 +87,32 @@ def test_urls_to_manifest_with_hashes(tmp_path: Path) -> None:
         )
     (entry,) = json.loads(hashed.stdout)["datasets"]
     assert entry["sha256"] == hashlib.sha256(payload("a", 3 * MIB)).hexdigest()
+
+
+def test_hash_leaves_out_a_local_file_of_another_size(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    for name in ("a.bin", "b.bin"):
+        (served / name).write_bytes(payload(name, 2 * MIB))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.bin").write_bytes(payload("a.bin", 2 * MIB))
+    (tmp_path / "data" / "b.bin").write_bytes(payload("b.bin", 2 * MIB)[: MIB + 3])  # cut short
+    with ServerThread(served, ServerConfig()) as server:
+        urls = [server.url_for("a.bin"), server.url_for("b.bin")]
+        hashed = run_cli(
+            "manifest", *urls, "--prefix", "data", "--hash", "-o", "m.json", cwd=tmp_path
+        )
+        assert hashed.returncode == 0, hashed.stderr
+        (warning,) = [line for line in hashed.stderr.splitlines() if "warning" in line]
+        assert f"data/b.bin is {MIB + 3} bytes here but {2 * MIB} bytes on the server" in warning
+        assert "sha256 is left out" in warning
+        whole, cut = json.loads((tmp_path / "m.json").read_text())["datasets"]
+        assert whole["sha256"] == hashlib.sha256(payload("a.bin", 2 * MIB)).hexdigest()
+        assert "sha256" not in cut and cut["size"] == 2 * MIB
+        # What the warning says to do: the manifest fetches the file, and --hash then fills it in.
+        fetched = run_cli("--manifest", "m.json", cwd=tmp_path)
+        assert fetched.returncode == 0, fetched.stderr
+        again = run_cli("manifest", *urls, "--prefix", "data", "--hash", cwd=tmp_path)
+    assert "warning" not in again.stderr
+    sums = [entry["sha256"] for entry in json.loads(again.stdout)["datasets"]]
+    assert sums == [hashlib.sha256(payload(n, 2 * MIB)).hexdigest() for n in ("a.bin", "b.bin")]
