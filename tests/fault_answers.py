@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from fault_kinds import Fault, HugeHeader, IgnoreRange, Status, WrongRange
+from fault_kinds import ClaimSize, Fault, HugeHeader, IgnoreRange, Status, Unsized, WrongRange
 
 from evio_fetch.engine.loopback.http_common import (
     Span,
@@ -36,6 +37,8 @@ class Entry:
     etag: str
     faults: tuple[Fault, ...]
     gzip: GzipMode
+    # While not set, requests wait before they are answered (set by the test's thread).
+    gate: threading.Event | None = None
     count: int = 0
     _encoded: bytes | None = None
 
@@ -199,7 +202,7 @@ def _plain_answer(
     choice: Span | Literal["whole", "unsatisfiable"] = "whole"
     asked = request.headers.get("range")
     honoured = if_range_holds(request.headers.get("if-range"), (entry.etag, LAST_MODIFIED))
-    ignored = isinstance(fault, IgnoreRange)
+    ignored = isinstance(fault, IgnoreRange | Unsized)
     if request.method == "GET" and asked is not None and honoured and not ignored:
         choice = parse_range(asked, size)
     if choice == "unsatisfiable":
@@ -209,14 +212,17 @@ def _plain_answer(
             ("Content-Length", str(len(refusal))),
         ]
         return Answer(416, headers, memoryview(refusal))
+    if isinstance(fault, Unsized):
+        return Answer(200, headers, memoryview(data))
     if choice == "whole":
         headers += [("Accept-Ranges", "bytes"), ("Content-Length", str(size))]
         return Answer(200, headers, memoryview(data))
     first, last = choice
     if isinstance(fault, WrongRange):
         first, last = _shifted(first, last, size, fault.shift)
+    total = fault.total if isinstance(fault, ClaimSize) else size
     headers += [
-        ("Content-Range", content_range(first, last, size)),
+        ("Content-Range", content_range(first, last, total)),
         ("Content-Length", str(last + 1 - first)),
     ]
     return Answer(206, headers, memoryview(data)[first : last + 1])

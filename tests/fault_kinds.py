@@ -73,6 +73,20 @@ class WrongRange(Fault):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClaimSize(Fault):
+    """Answer a Range request 206 with the bytes asked, under a Content-Range that claims the
+    file has ``total`` bytes: a server lying about its size."""
+
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unsized(Fault):
+    """Answer 200 with the whole file and no Content-Length, the body ending when the
+    connection closes: a stream of unknown length (a Range is ignored)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class LongBody(Fault):
     """Send the whole promised body, then ``extra`` bytes of garbage on the same connection."""
 

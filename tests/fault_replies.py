@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fault_answers import Entry, Request, answer, head, page
-from fault_kinds import KIB, Close, Fault, LongBody, Reset, Stall, Trickle
+from fault_kinds import KIB, Close, Fault, LongBody, Reset, Stall, Trickle, Unsized
 
 from evio_fetch.engine.loopback.http_common import http_date
 
@@ -95,7 +95,7 @@ class Reply:
         """The file's answer, its body cut, slowed or lengthened as ``fault`` says."""
         request = self._request
         normal = answer(entry, request, fault)
-        keep = request.keep_alive and not isinstance(fault, Reset | Close | Stall)
+        keep = request.keep_alive and not isinstance(fault, Reset | Close | Stall | Unsized)
         normal.headers.append(("Connection", "keep-alive" if keep else "close"))
         self._send_head(normal.status, normal.headers)
         body = normal.body if request.method == "GET" else memoryview(b"")

@@ -34,6 +34,7 @@ from fault_answers import Entry, GzipMode, Request, head, parse_request, payload
 from fault_kinds import (
     KIB,
     MIB,
+    ClaimSize,
     Close,
     Fault,
     Html,
@@ -45,6 +46,7 @@ from fault_kinds import (
     Stall,
     Status,
     Trickle,
+    Unsized,
     WrongRange,
 )
 from fault_replies import Reply, Seen
@@ -55,6 +57,7 @@ from evio_fetch.engine.loopback.background import START_TIMEOUT, BackgroundServe
 __all__ = [
     "KIB",
     "MIB",
+    "ClaimSize",
     "Close",
     "Fault",
     "FaultServer",
@@ -70,11 +73,13 @@ __all__ = [
     "Stall",
     "Status",
     "Trickle",
+    "Unsized",
     "WrongRange",
     "payload",
 ]
 
 HEAD_LIMIT = 64 * KIB
+GATE_POLL = 0.01
 
 
 @dataclass(frozen=True)
@@ -126,15 +131,18 @@ class FaultServer(BackgroundServer):
         faults: Sequence[Fault] = (),
         gzip: GzipMode = "never",
         host: str | None = None,
+        gate: threading.Event | None = None,
     ) -> Served:
         """Serve ``size`` deterministic bytes at ``path`` (on every address), misbehaving as
-        ``faults`` say; the URL returned is on ``host`` (default: the first address)."""
+        ``faults`` say; the URL returned is on ``host`` (default: the first address). With a
+        ``gate``, no request is answered before the test sets it. Adding a path again
+        replaces it (its request count starts over)."""
         if not path.startswith("/"):
             raise ValueError(f"a path starts with '/', not {path!r}")
         data = payload(path, size)
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
-            self._entries[path] = Entry(data, f'"{digest[:20]}"', tuple(faults), gzip)
+            self._entries[path] = Entry(data, f'"{digest[:20]}"', tuple(faults), gzip, gate)
         return Served(path, self.url(path, host), data, digest)
 
     # What happened ---------------------------------------------------------------------------
@@ -263,6 +271,8 @@ class FaultServer(BackgroundServer):
             entry = self._entries.get(request.path)
         if entry is None:
             return await reply.simple(404)
+        while entry.gate is not None and not entry.gate.is_set():
+            await asyncio.sleep(GATE_POLL)
         fault = entry.fault_for(seen.number)
         with self._lock:
             seen.fault = fault
