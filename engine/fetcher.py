@@ -251,10 +251,15 @@ async def _download(download: Download, ctx: Context, job: _Job) -> Event:
 
 
 def _prepare(download: Download, ctx: Context, job: _Job) -> None:
-    """Set up the segment board and, for a ranged download, the checkpoint. The first state is
-    written before preallocating, so even a crash in the first second resumes."""
+    """Reserve the space, then set up the segment board and, for a ranged download, the
+    checkpoint, whose first state is written at once, so even a crash in the first second
+    resumes."""
     spec, probe = download.spec, job.probe
     size = _expected_size(spec, probe)
+    if size is not None:
+        # First: a file that does not fit (or a server lying about its size) fails before
+        # anything is planned or saved for it, so a fresh download leaves nothing behind.
+        job.part.preallocate(size)
     shape = _shape(ctx.options, probe.ranged)
     if job.resume is not None:
         download.board = SegmentBoard(size, shape, job.resume.point.segments)
@@ -273,8 +278,6 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
             state_path(job.target), job.part, _template(spec, job), download.board, job.digests
         )
         job.checkpoint.save()
-    if size is not None:
-        job.part.preallocate(size)
     download.keeps_progress = job.checkpoint is not None
     ctx.emit(
         Started(

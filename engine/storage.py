@@ -71,11 +71,15 @@ class PartFile:
         return os.fstat(self.fd).st_size
 
     def preallocate(self, size: int) -> None:
-        """Reserve the whole file now, so a full disk shows before any byte is fetched."""
+        """Reserve the whole file now, so a full disk shows before any byte is fetched. A
+        reservation that fails is cut back to the old size, giving back what it took beyond
+        it: ext4 and XFS keep the blocks of a failed reservation."""
+        before = self.size()
         try:
             os.posix_fallocate(self.fd, 0, size)
         except OSError as error:
             if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                self.truncate(before)
                 raise _disk_error(error, self.path, "reserving space") from None
             self.truncate(size)
 
