@@ -16,7 +16,7 @@ import msgspec
 from evio_fetch.engine.errors import StateError, StateVersionError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.redaction import redact_url
-from evio_fetch.engine.storage import STATE_SUFFIX, sync_directory
+from evio_fetch.engine.storage import STATE_SUFFIX, disk_error, sync_directory
 
 FORMAT = 1
 
@@ -65,19 +65,31 @@ MODE = 0o600
 
 
 def save(path: Path, state: State) -> None:
+    """Write ``state`` at ``path`` durably and atomically. A full device raises
+    DiskFullError, and the previous state stays as it was."""
     temporary = path.with_name(path.name + ".tmp")
+    try:
+        _write_synced(temporary, _ENCODER.encode(state))
+        os.replace(temporary, path)
+        sync_directory(path.parent)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise disk_error(error, path, "saving the download's state") from None
+
+
+def _write_synced(path: Path, data: bytes) -> None:
     # A fresh file every time (never one left behind with wider permissions, never through a
     # symlink), so it is born with MODE and the rename gives the state file the same.
-    temporary.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temporary, flags, MODE)
+    fd = os.open(path, flags, MODE)
     try:
-        os.write(fd, _ENCODER.encode(state))
+        view = memoryview(data)
+        while view:  # a write to a nearly full device may be short
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(temporary, path)
-    sync_directory(path.parent)
 
 
 def load(path: Path) -> State:

@@ -28,7 +28,8 @@ def state_path(target: Path) -> Path:
     return target.with_name(target.name + STATE_SUFFIX)
 
 
-def _disk_error(error: OSError, path: Path, doing: str) -> DownloadError | DiskFullError:
+def disk_error(error: OSError, path: Path, doing: str) -> DownloadError | DiskFullError:
+    """The error for ``error`` while ``doing`` something to ``path``."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskFullError(
             f"{path}: no space left on the device while {doing}",
@@ -43,8 +44,11 @@ class PartFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            raise disk_error(error, path, "creating it") from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -80,14 +84,14 @@ class PartFile:
         except OSError as error:
             if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
                 self.truncate(before)
-                raise _disk_error(error, self.path, "reserving space") from None
+                raise disk_error(error, self.path, "reserving space") from None
             self.truncate(size)
 
     def truncate(self, size: int) -> None:
         try:
             os.ftruncate(self.fd, size)
         except OSError as error:
-            raise _disk_error(error, self.path, "setting its size") from None
+            raise disk_error(error, self.path, "setting its size") from None
 
     def write_at(self, data: bytes | memoryview, offset: int) -> None:
         view = memoryview(data)
@@ -97,13 +101,13 @@ class PartFile:
                 view = view[written:]
                 offset += written
         except OSError as error:
-            raise _disk_error(error, self.path, "writing") from None
+            raise disk_error(error, self.path, "writing") from None
 
     def sync(self) -> None:
         try:
             os.fdatasync(self.fd)
         except OSError as error:
-            raise _disk_error(error, self.path, "flushing to disk") from None
+            raise disk_error(error, self.path, "flushing to disk") from None
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -124,7 +128,7 @@ class PartFile:
                 cleanup()
             sync_directory(target.parent)
         except OSError as error:
-            raise _disk_error(error, target, "moving the finished file into place") from None
+            raise disk_error(error, target, "moving the finished file into place") from None
         finally:
             self.close()
 
