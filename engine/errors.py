@@ -2,12 +2,14 @@
 
 Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a one-line
 ``message`` saying what happened and to what, and a ``hint`` saying what the user can do.
-``exit_status`` is what the command line exits with when this error decides the run.
+``exit_status`` is what the command line exits with when this error decides the run;
+``stops_run`` marks the one failure that stops the other files too (a full device).
 
     EvioError
     ├── UsageError              bad arguments                              exit 2
     ├── ManifestError           manifest unreadable or invalid             exit 2
-    ├── DiskFullError           no space left on the device                exit 2
+    ├── DiskFullError           this file does not fit on its device       exit 1
+    │   └── DeviceFullError     the device is full: the run stops          exit 2
     ├── StateError              a sidecar state file cannot be used        exit 1
     │   └── StateVersionError   written by a newer evio-fetch              exit 1
     ├── BusyError               another process is writing this target     exit 1
@@ -44,6 +46,7 @@ class EvioError(Exception):
     code: ClassVar[str] = "error"
     exit_status: ClassVar[int] = 1
     transient: ClassVar[bool] = False
+    stops_run: ClassVar[bool] = False
 
     def __init__(self, message: str, hint: str = "") -> None:
         # Every message that names a URL hides its secrets here, once, wherever it was made.
@@ -72,8 +75,18 @@ class ManifestError(EvioError):
 
 
 class DiskFullError(EvioError):
+    """This file does not fit: it needs more space than its device has free, or is larger
+    than its file system allows in one file. Others may still fit, so they go on."""
+
     code = "disk_full"
+
+
+class DeviceFullError(DiskFullError):
+    """The device is full: a write found no space, or next to nothing is free. Every other
+    file would fail the same way, so the run stops (downloads keep their progress)."""
+
     exit_status = 2
+    stops_run = True
 
 
 class StateError(EvioError):
@@ -169,6 +182,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     UsageError,
     ManifestError,
     DiskFullError,
+    DeviceFullError,
     StateError,
     StateVersionError,
     BusyError,

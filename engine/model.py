@@ -62,11 +62,12 @@ class Failure(msgspec.Struct, frozen=True):
     message: str
     hint: str = ""
     exit_status: int = 1
+    stops_run: bool = False
 
 
 def to_failure(error: BaseException) -> Failure:
     if isinstance(error, EvioError):
-        return Failure(error.code, error.message, error.hint, error.exit_status)
+        return Failure(error.code, error.message, error.hint, error.exit_status, error.stops_run)
     return Failure(
         "internal",
         scrub_urls(f"unexpected {type(error).__name__}: {error}"),

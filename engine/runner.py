@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
-from evio_fetch.engine.errors import ChecksumMismatchError, DiskFullError, DownloadError
+from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -304,7 +304,7 @@ class _Run:
             return
         if active.hasher is not None:
             active.hasher.cancel()
-        if failure.code == DiskFullError.code:
+        if failure.stops_run:  # the device is full, not merely too small for this file
             self._device_full = failure
         self._finish(
             FileResult(

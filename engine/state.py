@@ -66,7 +66,7 @@ MODE = 0o600
 
 def save(path: Path, state: State) -> None:
     """Write ``state`` at ``path`` durably and atomically. A full device raises
-    DiskFullError, and the previous state stays as it was."""
+    DeviceFullError, and the previous state stays as it was."""
     temporary = path.with_name(path.name + ".tmp")
     try:
         _write_synced(temporary, _ENCODER.encode(state))

@@ -1,5 +1,6 @@
 """The partial file beside a target: create, lock, preallocate, write at offsets, flush, and
-move into place atomically. Every OSError leaves here as one of our errors."""
+move into place atomically. Every OSError leaves here as one of our errors, and this is where
+a lack of space is judged: this file's (it does not fit) or the device's (it is full)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,27 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from evio_fetch.engine.errors import BusyError, DiskFullError, DownloadError
+from evio_fetch.engine.errors import (
+    BusyError,
+    DeviceFullError,
+    DiskFullError,
+    DownloadError,
+    EvioError,
+)
 
 PART_SUFFIX = ".evio-part"
 # A run that was just killed may take a moment to let go of its files: wait that long for
 # the lock before calling the target busy.
 LOCK_WAIT = 2.0
 STATE_SUFFIX = ".evio-state"
+# A file that does not fit leaves less than this free, and the device counts as full: hardly
+# any other file would fit (nor, perhaps, a state file), so the run stops instead of failing
+# the rest one by one.
+DEVICE_FULL_FLOOR = 1024 * 1024
+# st_blocks counts in these units, whatever the file system's block size.
+STAT_BLOCK = 512
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_NOT_SUPPORTED = (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)
 
 
 def part_path(target: Path) -> Path:
@@ -28,14 +43,49 @@ def state_path(target: Path) -> Path:
     return target.with_name(target.name + STATE_SUFFIX)
 
 
-def disk_error(error: OSError, path: Path, doing: str) -> DownloadError | DiskFullError:
-    """The error for ``error`` while ``doing`` something to ``path``."""
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(
-            f"{path}: no space left on the device while {doing}",
-            "free some space and run the same command again: the download resumes",
-        )
+def free_space(directory: Path) -> int | None:
+    """Bytes an unprivileged user may still write on the device of ``directory`` (blocks kept
+    for root not counted); None when its file system does not report a size."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize if stats.f_blocks else None
+
+
+def disk_error(error: OSError, path: Path, doing: str) -> EvioError:
+    """The error for ``error`` while ``doing`` something to ``path``. No space for bytes
+    being written means the device is full; a file beyond the file system's largest fails
+    alone."""
+    if error.errno in _NO_SPACE:
+        return _device_full(path, f"no space left on the device while {doing}")
+    if error.errno == errno.EFBIG:
+        return _too_large(path)
     return DownloadError(f"{path}: {doing} failed: {error.strerror or error}", "")
+
+
+def _no_room(path: Path, needed: int, free: int | None) -> DiskFullError:
+    """``needed`` bytes did not fit in ``free``: the device is full when next to nothing is
+    free (or its file system will not say), else only this file is too large for it."""
+    if free is None or free < DEVICE_FULL_FLOOR:
+        return _device_full(path, "no space left on the device")
+    return DiskFullError(
+        f"{path}: needs {needed:,} bytes of space, its device has {free:,} free",
+        "free more space or download it to another device, then run again",
+    )
+
+
+def _device_full(path: Path, what: str) -> DeviceFullError:
+    return DeviceFullError(
+        f"{path}: {what}", "free some space and run the same command again: downloads resume"
+    )
+
+
+def _too_large(path: Path) -> DiskFullError:
+    return DiskFullError(
+        f"{path}: larger than its file system allows for one file",
+        "download it to a file system that allows larger files",
+    )
 
 
 class PartFile:
@@ -76,16 +126,28 @@ class PartFile:
 
     def preallocate(self, size: int) -> None:
         """Reserve the whole file now, so a full disk shows before any byte is fetched. A
-        reservation that fails is cut back to the old size, giving back what it took beyond
-        it: ext4 and XFS keep the blocks of a failed reservation."""
-        before = self.size()
+        file that does not fit holds on to nothing: it is refused when it needs more than is
+        free, and a reservation that fails anyway (space taken meanwhile, the file system's
+        own overhead) is cut back to the old size, giving back what it took beyond it: ext4
+        and XFS keep the blocks of a failed reservation."""
+        before = os.fstat(self.fd)
+        needed = size - before.st_blocks * STAT_BLOCK
+        free = free_space(self.path.parent)
+        if free is not None and needed > free:
+            raise _no_room(self.path, needed, free)
         try:
             os.posix_fallocate(self.fd, 0, size)
         except OSError as error:
-            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                self.truncate(before)
-                raise disk_error(error, self.path, "reserving space") from None
-            self.truncate(size)
+            if error.errno in _NOT_SUPPORTED:
+                self.truncate(size)
+                return
+            self.truncate(before.st_size)
+            raise self._reserve_error(error, needed) from None
+
+    def _reserve_error(self, error: OSError, needed: int) -> EvioError:
+        if error.errno in _NO_SPACE:
+            return _no_room(self.path, needed, free_space(self.path.parent))
+        return disk_error(error, self.path, "reserving space")
 
     def truncate(self, size: int) -> None:
         try:
