@@ -370,7 +370,7 @@ def test_a_resumed_download_that_no_longer_fits_keeps_its_part_and_state(
     space = on_disk(disk)
     target = space.out / "a.bin"
     first = run_cli(a.url, "-o", str(space.out), "--json", "--retries", "0", cwd=cwd)
-    assert first.returncode == 1, first.stderr
+    assert first.returncode == 2, first.stderr  # its only file failed
     assert report_of(first.stdout, first.stderr)[a.url]["error"]["code"] == "connection"
     kept = saved(target)
     assert kept > 0
@@ -382,7 +382,7 @@ def test_a_resumed_download_that_no_longer_fits_keeps_its_part_and_state(
     space.snapshot()
 
     done = run_cli(a.url, "-o", str(space.out), "--json", cwd=cwd)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr  # its only file failed
     assert report_of(done.stdout, done.stderr)[a.url]["error"]["code"] == "disk_full"
     assert part_path(target).read_bytes() == part_before
     assert state_path(target).read_bytes() == state_before
