@@ -1,7 +1,8 @@
 """Google Drive: the way from a file ID to its bytes. Ask ``{drive_url}/uc``, follow Drive's
 redirects with cookies kept, read any page it answers with instead of the file (the
 virus-scan confirmation, the quota page, sign-in), and follow confirmations until the bytes
-come. The URL that finally serves the bytes is what every segment then asks."""
+come. The URL that finally serves the bytes is what every segment then asks. Pages are read
+to their end, and never beyond ``MAX_PAGE_BYTES``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from evio_fetch.engine.drive_pages import (
     MAX_PAGE_BYTES,
     Confirm,
     DriveAnswer,
-    FileBytes,
     NoLink,
     NotFound,
     Quota,
@@ -28,6 +28,7 @@ from evio_fetch.engine.errors import (
     DriveQuotaError,
     DriveSignInError,
     HTTPStatusError,
+    PageTooLargeError,
 )
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.transport import Reply, Transport
@@ -64,7 +65,7 @@ async def open_file(
     asked = {**headers, **key_headers(spec)}
     for _ in range(MAX_CONFIRMATIONS + 1):
         async with transport.get(url, asked) as reply:
-            answer = await _answer(reply)
+            answer = await _answer(reply, spec)
             if isinstance(answer, Confirm):
                 url = answer.next_url
                 continue
@@ -77,13 +78,22 @@ async def open_file(
     )
 
 
-async def _answer(reply: Reply) -> DriveAnswer:
-    """Only pages are read (never a file's bytes): an HTML answer without Content-Disposition,
-    a sign-in URL, or a 404."""
-    if is_sign_in_url(reply.url) or reply.status in (404, 410) or is_html_page(reply.headers):
+async def _answer(reply: Reply, spec: FileSpec) -> DriveAnswer:
+    """Only pages are read, each to its end (never a file's bytes): an HTML answer without
+    Content-Disposition, unless its URL or status says all (sign-in, 404)."""
+    if is_sign_in_url(reply.url) or reply.status in (404, 410) or not is_html_page(reply.headers):
+        return classify(reply.status, reply.headers, reply.url, b"")
+    try:
         body = await reply.read(MAX_PAGE_BYTES)
-        return classify(reply.status, reply.headers, reply.url, body)
-    return FileBytes()
+    except PageTooLargeError:
+        assert spec.drive_id is not None
+        raise PageTooLargeError(
+            f"{spec.label}: Google Drive answered with a page longer than "
+            f"{MAX_PAGE_BYTES // 1024} KiB, which none of its own pages is",
+            "check the Drive address (EVIO_FETCH_DRIVE_URL), or download the file by hand "
+            f"from {manual_link(spec.drive_id)}",
+        ) from None
+    return classify(reply.status, reply.headers, reply.url, body)
 
 
 def _raise_for(answer: DriveAnswer, spec: FileSpec, reply: Reply) -> None:

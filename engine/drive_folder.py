@@ -20,7 +20,8 @@ import msgspec
 from evio_fetch.engine.drive_links import Kind, parse_drive_link
 
 MAX_FOLDER_PAGE_BYTES: Final = 8 * 1024 * 1024
-"""Only this much of a page is read (about 20,000 entries at Drive's ~400 bytes each)."""
+"""The longest page read (about 20,000 entries at Drive's ~400 bytes each); a longer one is
+refused rather than listed in part."""
 
 _MIME_MARKER = "/type/"
 _FOLDER_MIME = "application/vnd.google-apps.folder"
@@ -49,6 +50,9 @@ class FolderEntry(msgspec.Struct, frozen=True):
 class FolderListing(msgspec.Struct, frozen=True):
     name: str
     entries: list[FolderEntry]
+    complete: bool = True
+    """Whether the page reached its end (``</body>`` or ``</html>``): a page cut short lists
+    only some of the folder's entries."""
 
 
 def folder_view_url(drive_url: str, folder_id: str, resource_key: str | None = None) -> str:
@@ -61,7 +65,7 @@ def folder_view_url(drive_url: str, folder_id: str, resource_key: str | None = N
 
 def parse_folder_view(body: bytes) -> FolderListing | None:
     """The listing on an embedded folder view page, or None when the page is not one (a
-    sign-in page, an error page)."""
+    sign-in page, an error page). A page cut short gives a listing that is not ``complete``."""
     scanner = _Scanner()
     try:
         scanner.feed(body[:MAX_FOLDER_PAGE_BYTES].decode("utf-8", errors="replace"))
@@ -104,12 +108,13 @@ class _Scanner(HTMLParser):
         self._draft: _Draft | None = None
         self._entries: list[FolderEntry] = []
         self._seen: set[str] = set()
+        self._ended = False
 
     def result(self) -> FolderListing | None:
         self._finish_entry()
         if not self._is_view:
             return None
-        return FolderListing((self._title or "").strip(), self._entries)
+        return FolderListing((self._title or "").strip(), self._entries, self._ended)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = _attributes(attrs)
@@ -128,6 +133,8 @@ class _Scanner(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._title_done = self._title is not None
+        elif tag in ("body", "html"):
+            self._ended = True
         for region in list(self._regions):
             if region.tag != tag:
                 continue

@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 import msgspec
 
 MAX_PAGE_BYTES: Final = 256 * 1024
-"""Only this much of a page is read: Drive's pages are a few KiB, and a huge HTML body is
-not one of them anyway."""
+"""The longest page read: Drive's pages are a few KiB, and a longer one is none of them (the
+Drive flow refuses it by name rather than reading part of it)."""
 
 MANUAL_LINK = "https://drive.google.com/file/d/{id}/view"
 
@@ -95,8 +95,8 @@ def manual_link(file_id: str) -> str:
 def classify(status: int, headers: Mapping[str, str], url: str, body: bytes) -> DriveAnswer:
     """What the response to a Drive request means.
 
-    ``url`` is the final URL (after redirects); ``body`` may be just the first part of the
-    response (up to ``MAX_PAGE_BYTES`` are read). Never raises on any input.
+    ``url`` is the final URL (after redirects); ``body`` is the page, read to its end
+    (only its first ``MAX_PAGE_BYTES`` are looked at). Never raises on any input.
     """
     if is_sign_in_url(url):
         return SignIn()

@@ -20,6 +20,7 @@ Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a 
         ├── RangesIgnoredError  ranges answered with the whole file (refetched on one stream)
         ├── BodyLengthError     the body was shorter or longer than promised
         ├── NotDataError        an HTML page where data was expected
+        ├── PageTooLargeError   a page to be read (Drive's, a folder listing) exceeds its bound
         ├── SizeMismatchError   the server's size differs from the manifest's
         ├── ChecksumMismatchError  the SHA256 of the bytes differs from the manifest's
         ├── RemoteChangedError  the remote file changed while it was being fetched
@@ -150,6 +151,13 @@ class NotDataError(DownloadError):
     code = "not_data"
 
 
+class PageTooLargeError(DownloadError):
+    """A page that is read whole (a Drive page, a folder listing) is longer than the most
+    such a page can be: it is not one, and reading on would hold it all in memory."""
+
+    code = "page_too_large"
+
+
 class SizeMismatchError(DownloadError):
     code = "size_mismatch"
 
@@ -193,6 +201,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     RangesIgnoredError,
     BodyLengthError,
     NotDataError,
+    PageTooLargeError,
     SizeMismatchError,
     ChecksumMismatchError,
     RemoteChangedError,

@@ -15,12 +15,24 @@ import msgspec
 from evio_fetch.engine import naming
 from evio_fetch.engine.content_range import parse_content_range
 from evio_fetch.engine.drive import open_file
-from evio_fetch.engine.drive_folder import folder_view_url, parse_folder_view
+from evio_fetch.engine.drive_folder import (
+    MAX_FOLDER_PAGE_BYTES,
+    FolderListing,
+    folder_view_url,
+    parse_folder_view,
+)
 from evio_fetch.engine.drive_links import parse_drive_link
-from evio_fetch.engine.errors import DriveSignInError, EvioError, HTTPStatusError, UsageError
+from evio_fetch.engine.errors import (
+    DriveSignInError,
+    EvioError,
+    HTTPStatusError,
+    PageTooLargeError,
+    TransportError,
+    UsageError,
+)
 from evio_fetch.engine.manifest import decode_manifest
 from evio_fetch.engine.model import FileSpec, Options
-from evio_fetch.engine.transport import Transport
+from evio_fetch.engine.transport import Reply, Transport
 from evio_fetch.engine.verify import sha256_file
 
 ONE_BYTE = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
@@ -131,15 +143,7 @@ class _Lister:
     async def folder(self, folder_id: str, key: str | None, where: str, depth: int) -> list[_Found]:
         if depth > MAX_DEPTH:
             raise UsageError(f"Drive folder {folder_id}: nested more than {MAX_DEPTH} deep")
-        url = folder_view_url(self.options.drive_url, folder_id, key)
-        async with self.transport.get(url, {}) as reply:
-            body = await reply.read(16 * 1024 * 1024)
-            listing = parse_folder_view(body) if reply.status == 200 else None
-        if listing is None:
-            raise DriveSignInError(
-                f"Drive folder {folder_id}: cannot list it (HTTP {reply.status})",
-                "is the folder shared with anyone who has the link?",
-            )
+        listing = await self.listing(folder_id, key)
         found: list[_Found] = []
         for entry in listing.entries:
             name = naming.safe_name(entry.name)
@@ -154,6 +158,37 @@ class _Lister:
                 )
                 found.append(_Found(spec, where, name))
         return found
+
+    async def listing(self, folder_id: str, key: str | None) -> FolderListing:
+        """The folder's listing, every entry of it, or an error: never a part of it."""
+        url = folder_view_url(self.options.drive_url, folder_id, key)
+        async with self.transport.get(url, {}) as reply:
+            body = await _folder_page(reply, folder_id)
+        listing = parse_folder_view(body) if reply.status == 200 else None
+        if listing is None:
+            raise DriveSignInError(
+                f"Drive folder {folder_id}: cannot list it (HTTP {reply.status})",
+                "is the folder shared with anyone who has the link?",
+            )
+        if not listing.complete:
+            raise TransportError(
+                f"Drive folder {folder_id}: its listing page ended early, after "
+                f"{len(listing.entries)} entries",
+                "run the command again",
+            )
+        return listing
+
+
+async def _folder_page(reply: Reply, folder_id: str) -> bytes:
+    try:
+        return await reply.read(MAX_FOLDER_PAGE_BYTES)
+    except PageTooLargeError:
+        raise PageTooLargeError(
+            f"Drive folder {folder_id}: its listing page is longer than "
+            f"{MAX_FOLDER_PAGE_BYTES // (1024 * 1024)} MiB (more entries than evio-fetch lists "
+            "from one folder)",
+            "make a manifest of each of its sub-folders instead",
+        ) from None
 
 
 async def _entry(

@@ -14,7 +14,8 @@ from typing import Any
 
 import aiohttp
 
-from evio_fetch.engine.errors import DownloadError, TransportError
+from evio_fetch.engine.content_range import content_length
+from evio_fetch.engine.errors import DownloadError, PageTooLargeError, TransportError
 from evio_fetch.engine.model import Options
 from evio_fetch.engine.pacing import SharedPace, buffer_sizes
 from evio_fetch.engine.version import VERSION
@@ -57,9 +58,20 @@ class Reply:
                 yield data
 
     async def read(self, limit: int) -> bytes:
-        """At most ``limit`` bytes of the body: for pages that are inspected, never saved."""
+        """The whole body, for pages that are inspected, never saved. A body longer than
+        ``limit`` bytes raises ``PageTooLargeError`` (before any of it is read, when its
+        Content-Length says so); one cut off raises ``TransportError``."""
+        declared = content_length(self.headers)
+        if declared is not None and declared > limit:
+            raise _too_large(self.url, limit)
+        body = bytearray()
         with _mapped_errors(self.url):
-            return await self._response.content.read(limit)
+            # One read returns what has arrived so far, not the whole page: read to the end.
+            while data := await self._response.content.read(limit + 1 - len(body)):
+                body += data
+                if len(body) > limit:
+                    raise _too_large(self.url, limit)
+        return bytes(body)
 
     def abandon(self) -> None:
         """Drop the connection: the rest of the body is not wanted."""
@@ -147,6 +159,10 @@ def _socket_factory(
         return sock
 
     return make
+
+
+def _too_large(url: str, limit: int) -> PageTooLargeError:
+    return PageTooLargeError(f"{url}: the page is longer than {limit:,} bytes", "")
 
 
 @contextmanager

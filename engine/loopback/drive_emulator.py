@@ -18,8 +18,10 @@ registered with it, under ``base_url`` (what ``EVIO_FETCH_DRIVE_URL`` is set to)
 
 Switches imitate what goes wrong with Drive: a per-connection rate cap, full responses
 without Content-Length, the browser-only hidden inputs (``authuser``, ``at``), injected
-error statuses (``fail_next``), and confirmed URLs that stop working while bodies are being
-sent (``expire_confirmed``, ``expire_after``), as Drive drops transfers after about an hour.
+error statuses (``fail_next``), confirmed URLs that stop working while bodies are being
+sent (``expire_confirmed``, ``expire_after``), as Drive drops transfers after about an hour,
+and pages that arrive in pieces or larger than any of Drive's (``page_pieces``,
+``page_padding``). ``add_files`` fills a large folder.
 Counters (``DriveStats``) record what clients did, by kind of answer and by file ID.
 
 Run it on the caller's event loop (``DriveEmulator``), on its own thread for synchronous code
@@ -102,6 +104,12 @@ class DriveEmulator(DriveControls, ListeningServer):
         """Send whole-file answers chunked, as Drive did in 2019-2020 (NOTES §5)."""
         self.browser_inputs = False
         """Put ``authuser`` and ``at`` in the form, and require ``at`` back (NOTES §3.2)."""
+        self.page_pieces = 1
+        """Write every HTML page (warning, folder view, errors) in this many chunks, with
+        ``page_pause`` seconds between them: a client's first read gets only part of it."""
+        self.page_pause = 0.02
+        self.page_padding = 0
+        """Make every HTML page about this many bytes larger (a comment before ``</body>``)."""
         self.stats = DriveStats()
         self._routes = DriveRoutes(self, self._state, self.stats)
 

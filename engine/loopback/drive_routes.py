@@ -18,6 +18,7 @@ from evio_fetch.engine.loopback.drive_html import (
     listed_html,
     warning_html,
 )
+from evio_fetch.engine.loopback.drive_page_writer import PageSettings, is_page, send_page
 from evio_fetch.engine.loopback.drive_state import (
     Confirmation,
     DriveFile,
@@ -30,7 +31,7 @@ from evio_fetch.engine.loopback.http_common import unsatisfied_range
 RESOURCE_KEYS_HEADER: Final = "X-Goog-Drive-Resource-Keys"
 
 
-class DriveSettings(ByteSettings, Protocol):
+class DriveSettings(ByteSettings, PageSettings, Protocol):
     """The emulator's switches and address, read as each request is answered."""
 
     prefix: str
@@ -51,6 +52,12 @@ class DriveRoutes:
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self._stats._connection(request.transport)
+        response = await self._answer(request)
+        if is_page(response):
+            return await send_page(request, response, self._settings)
+        return response
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path
         if not path.startswith(self._settings.prefix + "/"):
             return self._error(404, "not_found", None)

@@ -7,6 +7,7 @@ emulator's loop reads the same ``DriveState``: every access holds its lock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mimetypes
 import os
 import threading
@@ -201,6 +202,12 @@ class DriveState:
                 self._expire_budget = None
 
 
+def generated_bytes(file_id: str, size: int) -> bytes:
+    """The content ``DriveControls.add_files`` gives ``file_id``: different for every ID."""
+    seed = hashlib.sha256(file_id.encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
 class DriveControls:
     """Registration and switches; they apply to requests that arrive afterwards."""
 
@@ -242,6 +249,15 @@ class DriveControls:
         )
         self._state.put(entry)
         return entry
+
+    def add_files(self, prefix: str, count: int, *, size: int = 64) -> list[str]:
+        """Register ``count`` generated files, to fill a large folder: IDs ``{prefix}00000``,
+        ``{prefix}00001``, ..., each named ``file-00000.bin``, ... and holding ``size`` bytes
+        made from its ID (see ``generated_bytes``). Returns the IDs in order."""
+        ids = [f"{prefix}{number:05d}" for number in range(count)]
+        for number, file_id in enumerate(ids):
+            self.add(file_id, generated_bytes(file_id, size), f"file-{number:05d}.bin")
+        return ids
 
     def add_folder(
         self, folder_id: str, name: str, children: Sequence[str], *, private: bool = False

@@ -1,0 +1,135 @@
+"""Google Drive under pressure, through the installed command and the Drive emulator: pages
+that arrive in pieces or are larger than Drive's, and a folder of a thousand files with
+nested ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import MIB, run_cli
+
+from evio_fetch.engine.loopback.drive_emulator import DriveEmulatorThread
+from evio_fetch.engine.loopback.drive_state import generated_bytes
+
+ROOT = "1bIgFoLdErxxxxxxxxxxxxxxxxxxxxxxx"
+NESTED = "1nEsTeDfOlDeRxxxxxxxxxxxxxxxxxxxx"
+DEEPER = "1dEePeRfOlDeRxxxxxxxxxxxxxxxxxxxx"
+LINK = f"https://drive.google.com/drive/folders/{ROOT}?usp=sharing"
+
+
+@pytest.fixture
+def drive() -> Iterator[DriveEmulatorThread]:
+    with DriveEmulatorThread() as emulator:
+        yield emulator
+
+
+def manifest(tmp_path: Path, drive: DriveEmulatorThread, *args: str) -> tuple[int, str]:
+    made = run_cli(
+        "manifest",
+        LINK,
+        "-o",
+        "m.json",
+        *args,
+        cwd=tmp_path,
+        env={"EVIO_FETCH_DRIVE_URL": drive.base_url},
+        timeout=300,
+    )
+    return made.returncode, made.stderr
+
+
+def test_a_thousand_files_and_nested_folders_list_completely_from_pages_in_pieces(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    top = drive.add_files(f"{ROOT}-", 1000, size=10)
+    nested = drive.add_files(f"{NESTED}-", 300, size=20)
+    deeper = drive.add_files(f"{DEEPER}-", 5, size=30)
+    drive.add_folder(DEEPER, "deeper", deeper)
+    drive.add_folder(NESTED, "nested", [*nested, DEEPER])
+    drive.add_folder(ROOT, "many", [*top, NESTED])
+    drive.emulator.page_pieces = 8  # every page: the folder views too
+    status, stderr = manifest(tmp_path, drive, "--concurrency", "8")
+    assert status == 0, stderr
+    assert drive.stats.count("folder") == 3
+    entries = json.loads((tmp_path / "m.json").read_text())["datasets"]
+    paths = {e["path"]: e for e in entries}
+    assert len(entries) == len(paths) == 1305
+    assert {f"file-{n:05d}.bin" for n in range(1000)} <= set(paths)
+    assert {f"nested/file-{n:05d}.bin" for n in range(300)} <= set(paths)
+    assert {f"nested/deeper/file-{n:05d}.bin" for n in range(5)} <= set(paths)
+    assert paths["file-00999.bin"] == {
+        "path": "file-00999.bin",
+        "id": top[999],
+        "name": "file-00999.bin",
+        "size": 10,
+    }
+    assert paths["nested/deeper/file-00004.bin"]["size"] == 30
+
+
+def test_a_folder_page_past_the_bound_fails_by_name(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    drive.add_folder(NESTED, "nested", drive.add_files(f"{NESTED}-", 3))
+    drive.add_folder(ROOT, "many", [*drive.add_files(f"{ROOT}-", 3), NESTED])
+    drive.emulator.page_padding = 9 * 1024 * 1024
+    drive.emulator.page_pieces = 3
+    status, stderr = manifest(tmp_path, drive)
+    assert status == 1, stderr
+    assert f"Drive folder {ROOT}: its listing page is longer than 8 MiB" in stderr
+    assert "sub-folders" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "m.json").exists()
+    assert drive.stats.count("uc") == 0  # nothing was listed on from a page not read whole
+
+
+# Downloads ------------------------------------------------------------------------------------
+
+FILE = "1vB1cOZlO4MQ7c503-UU109mMbClsf5Lq"
+
+
+def fetch(
+    tmp_path: Path, drive: DriveEmulatorThread, ids: list[str], *args: str
+) -> tuple[int, dict[str, Any], str]:
+    entries = [{"id": file_id, "path": f"data/{file_id}.dat"} for file_id in ids]
+    (tmp_path / "m.json").write_text(json.dumps({"version": "1.0", "datasets": entries}))
+    result = run_cli(
+        "--manifest",
+        "m.json",
+        "--json",
+        *args,
+        cwd=tmp_path,
+        env={"EVIO_FETCH_DRIVE_URL": drive.base_url},
+    )
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+def landed(tmp_path: Path, file_id: str) -> bytes:
+    return (tmp_path / "data" / f"{file_id}.dat").read_bytes()
+
+
+def test_the_drive_flow_reads_a_confirmation_page_that_arrives_in_pieces(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    drive.add(FILE, generated_bytes(FILE, 3 * MIB), "fan.dat", large=True)
+    drive.emulator.page_pieces = 6
+    status, report, stderr = fetch(tmp_path, drive, [FILE], "--segments", "2")
+    assert status == 0, stderr
+    assert report["files"][0]["outcome"] == "downloaded"
+    assert landed(tmp_path, FILE) == generated_bytes(FILE, 3 * MIB)
+    assert drive.stats.count("confirm_page", FILE) >= 1
+
+
+def test_a_drive_page_past_the_bound_fails_by_name(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    drive.add(FILE, generated_bytes(FILE, 2 * MIB), "fan.dat", large=True)
+    drive.emulator.page_padding = 300 * 1024
+    status, report, stderr = fetch(tmp_path, drive, [FILE])
+    assert status == 1, stderr
+    error = report["files"][0]["error"]
+    assert error["code"] == "page_too_large"
+    assert "longer than 256 KiB" in error["message"]
+    assert f"https://drive.google.com/file/d/{FILE}/view" in error["hint"]
+    assert drive.stats.count("confirm_page", FILE) == 1  # not retried: it will not shrink
