@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from evio_fetch.engine.drive_pages import (
@@ -18,10 +19,12 @@ from evio_fetch.engine.drive_pages import (
     NotFound,
     Quota,
     SignIn,
+    Throttled,
     classify,
     is_html_page,
     is_sign_in_url,
     manual_link,
+    throttled_error,
 )
 from evio_fetch.engine.errors import (
     DriveError,
@@ -59,7 +62,8 @@ async def open_file(
     transport: Transport, spec: FileSpec, drive_url: str, headers: Mapping[str, str]
 ) -> AsyncIterator[Reply]:
     """The reply that carries the file's bytes (``headers`` go with every request, Range
-    included). Raises our named errors for Drive's quota and sign-in pages."""
+    included). Raises our named errors for Drive's quota and sign-in pages, and for
+    throttling (``DriveThrottledError``, which the caller retries)."""
     assert spec.drive_id is not None, "open_file is for Drive sources"
     url = download_url(drive_url, spec.drive_id, spec.resource_key)
     asked = {**headers, **key_headers(spec)}
@@ -117,5 +121,7 @@ def _raise_for(answer: DriveAnswer, spec: FileSpec, reply: Reply) -> None:
             "check the ID: the file may have been deleted or the ID mistyped",
             reply.status,
         )
+    if isinstance(answer, Throttled):
+        raise throttled_error(spec.label, answer, datetime.now(UTC))
     if isinstance(answer, NoLink):
         raise DriveError(f"{spec.label}: {answer.message}", f"download it by hand from {link}")

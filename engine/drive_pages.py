@@ -2,7 +2,8 @@
 
 Pure: no network, no files. ``classify`` looks at the final response of a request (after
 redirects) and says whether it carries the file's bytes, asks for a confirmation first (the
-virus-scan page, in its three generations), or is one of Drive's refusals. Pages are read
+virus-scan page, in its three generations), or is one of Drive's refusals, throttling
+included (``throttle_from`` asks only that, for any request of a download). Pages are read
 with the standard library's HTML parser and recognised by Drive's stable markers only: the
 form id ``download-form``, the link id ``uc-download-link``, the ``<title>`` and the
 ``uc-error-subcaption`` paragraph. Attribute order, quoting and case do not matter, and
@@ -13,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Final, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import msgspec
+
+from evio_fetch.engine.errors import DriveThrottledError
+from evio_fetch.engine.retry import parse_retry_after
 
 MAX_PAGE_BYTES: Final = 256 * 1024
 """The longest page read: Drive's pages are a few KiB, and a longer one is none of them (the
@@ -36,6 +41,13 @@ _CHECKABLE_INPUTS: Final = frozenset({"checkbox", "radio"})
 # Bounds on what the scanner keeps, so a hostile page cannot make it hoard memory.
 _MAX_TEXT = 2000
 _MAX_FIELDS = 100
+# Google's notice to clients it throttles ("We're sorry... but your computer or network may
+# be sending automated queries", "Our systems have detected unusual traffic"): looked for in
+# the page's first characters of text.
+_THROTTLE_MARKERS: Final = ("automated queries", "unusual traffic")
+_MAX_PAGE_TEXT = 20_000
+# Elements whose content is code, not text a person reads.
+_CODE_TAGS: Final = frozenset({"script", "style"})
 
 
 # The answers -------------------------------------------------------------------------------
@@ -74,14 +86,23 @@ class NoLink(msgspec.Struct, frozen=True, tag=True):
     message: str
 
 
+class Throttled(msgspec.Struct, frozen=True, tag=True):
+    """Google refuses this client for now: HTTP 429, or an error status with its "We're
+    sorry... your computer or network may be sending automated queries" page. Transient:
+    wait (at least ``retry_after``, the raw ``Retry-After`` header) and ask less often."""
+
+    status: int
+    retry_after: str | None = None
+
+
 class ErrorStatus(msgspec.Struct, frozen=True, tag=True):
-    """An error status that is none of Drive's own pages (e.g. 403 for an expired confirmed
-    URL, 429, 5xx): the caller's ordinary HTTP rules decide whether to retry."""
+    """An error status that is none of Google's own pages (e.g. 403 for an expired confirmed
+    URL, 5xx): the caller's ordinary HTTP rules decide whether to retry."""
 
     status: int
 
 
-DriveAnswer = FileBytes | Confirm | Quota | SignIn | NotFound | NoLink | ErrorStatus
+DriveAnswer = FileBytes | Confirm | Quota | SignIn | NotFound | NoLink | Throttled | ErrorStatus
 
 
 def manual_link(file_id: str) -> str:
@@ -107,9 +128,11 @@ def classify(status: int, headers: Mapping[str, str], url: str, body: bytes) -> 
     if not is_html_page(headers):
         # Only a page without Content-Disposition is read: an uploaded .html file, or a
         # binary body that happens to contain a title, is data (pytorch/vision#2992).
-        return FileBytes() if 200 <= status < 300 else ErrorStatus(status)
+        if 200 <= status < 300:
+            return FileBytes()
+        return _throttled(status, headers) if status == 429 else ErrorStatus(status)
     page = scan_page(body, _header(headers, "Content-Type"))
-    return _classify_page(status, url, page)
+    return _classify_page(status, headers, url, page)
 
 
 def is_sign_in_url(url: str) -> bool:
@@ -145,17 +168,25 @@ def _redirect(url: str, location: str | None, status: int) -> DriveAnswer:
     return ErrorStatus(status)
 
 
-def _classify_page(status: int, url: str, page: Page) -> DriveAnswer:
+def _classify_page(status: int, headers: Mapping[str, str], url: str, page: Page) -> DriveAnswer:
     if _is_sign_in_title(page.title):
         return SignIn()
     if _is_quota(page):
         return Quota(_quota_message(page))
+    # Only with an error status: a confirmation page shows the file's name, which may be
+    # anything, even these words.
+    if status == 429 or (status >= 400 and page.automated):
+        return _throttled(status, headers)
     if status >= 400:
         return ErrorStatus(status)
     confirm = confirm_request(page, url)
     if confirm is not None:
         return confirm
     return NoLink(_no_link_message(page.title))
+
+
+def _throttled(status: int, headers: Mapping[str, str]) -> Throttled:
+    return Throttled(status, _header(headers, "Retry-After"))
 
 
 def _is_sign_in_title(title: str | None) -> bool:
@@ -188,6 +219,45 @@ def _no_link_message(title: str | None) -> str:
     if title:
         return f"Google Drive answered a page without a download link (its title: {title!r})"
     return "Google Drive answered a page without a download link (the page has no title)"
+
+
+# Throttling ----------------------------------------------------------------------------------
+
+
+def throttle_from(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    *,
+    label: str,
+    now: datetime | None = None,
+) -> DriveThrottledError | None:
+    """The error to raise when a Drive answer says Google is throttling this client, else
+    None. For any request, also one for a range in the middle of a file.
+
+    ``body`` is the page, read whole (``Reply.read(MAX_PAGE_BYTES)``), when ``is_html_page``
+    says the answer is one, else None: then only a 429 counts, since a 403 or 503 is
+    throttling only when its page says so. A quota or sign-in page is not throttling:
+    ``classify`` tells those apart. ``label`` names the file in the message; ``now`` (UTC)
+    turns a Retry-After date into seconds.
+    """
+    answer = classify(status, headers, "", body or b"")
+    if not isinstance(answer, Throttled):
+        return None
+    return throttled_error(label, answer, now or datetime.now(UTC))
+
+
+def throttled_error(label: str, answer: Throttled, now: datetime) -> DriveThrottledError:
+    """The named error for a ``Throttled`` answer, with the pause Google asked for."""
+    wait = parse_retry_after(answer.retry_after, now)
+    asked = f"; it asks to wait {wait:g} s" if wait is not None else ""
+    return DriveThrottledError(
+        f"{label}: Google Drive is throttling requests from this machine "
+        f"(HTTP {answer.status}){asked}",
+        "wait a while before trying again, and pull less hard: lower --segments and --concurrency",
+        answer.status,
+        wait,
+    )
 
 
 # The next request after a confirmation page --------------------------------------------------
@@ -267,6 +337,8 @@ class Page:
     """href of the first ``<a>`` to ``…/uc?…confirm=…`` without that id (gdown's old regex)."""
     error_text: str | None = None
     """Text of the first ``uc-error-subcaption`` element."""
+    automated: bool = False
+    """Whether the page's text is Google's "automated queries" or "unusual traffic" notice."""
 
 
 def scan_page(body: bytes, content_type: str | None = None) -> Page:
@@ -300,16 +372,21 @@ class _Scanner(HTMLParser):
         # The element whose text is being captured: its tag and how deeply it is nested.
         self._capture: tuple[str, int] | None = None
         self._captured = _Text()
+        self._text = _Text(_MAX_PAGE_TEXT)
+        self._in_code = False
 
     def result(self) -> Page:
         if self._title is not None and self._page.title is None:
             self._page.title = self._title.value()  # never closed: the rest of the page
         if self._capture is not None:
             self._finish_capture()
+        text = self._text.value().lower()
+        self._page.automated = any(marker in text for marker in _THROTTLE_MARKERS)
         return self._page
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = _attributes(attrs)
+        self._in_code = tag in _CODE_TAGS
         if tag == "title" and self._title is None:
             self._title = _Text()
         elif tag == "form":
@@ -321,6 +398,7 @@ class _Scanner(HTMLParser):
         self._start_capture(tag, values)
 
     def handle_endtag(self, tag: str) -> None:
+        self._in_code = False
         if tag == "title" and self._title is not None and self._page.title is None:
             self._page.title = self._title.value()
         elif tag == "form":
@@ -328,6 +406,8 @@ class _Scanner(HTMLParser):
         self._end_capture(tag)
 
     def handle_data(self, data: str) -> None:
+        if not self._in_code:
+            self._text.add(data)
         if self._title is not None and self._page.title is None:
             self._title.add(data)
         if self._capture is not None:
@@ -415,17 +495,18 @@ def _classes(values: dict[str, str]) -> set[str]:
 class _Text:
     """Text gathered from an element, with runs of whitespace made single spaces."""
 
-    def __init__(self) -> None:
+    def __init__(self, bound: int = _MAX_TEXT) -> None:
         self._parts: list[str] = []
         self._size = 0
+        self._bound = bound
 
     def add(self, data: str) -> None:
-        if self._size < _MAX_TEXT:
+        if self._size < self._bound:
             self._parts.append(data)
             self._size += len(data)
 
     def value(self) -> str:
-        return " ".join("".join(self._parts).split())[:_MAX_TEXT]
+        return " ".join("".join(self._parts).split())[: self._bound]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -16,6 +16,7 @@ Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a 
     └── DownloadError           one file could not be fetched              exit 1
         ├── TransportError      connection failed, reset or went silent    (transient)
         ├── HTTPStatusError     an error status                            (408 429 5xx: transient)
+        │   └── DriveThrottledError  Drive throttles this client ("automated queries")
         ├── RangeError          a 206 whose Content-Range was not what was asked
         ├── RangesIgnoredError  ranges answered with the whole file (refetched on one stream)
         ├── BodyLengthError     the body was shorter or longer than promised
@@ -132,6 +133,17 @@ class HTTPStatusError(DownloadError):
         return self.status in TRANSIENT_STATUSES
 
 
+class DriveThrottledError(HTTPStatusError):
+    """Google Drive refuses this client for now: HTTP 429, or its "automated queries" page
+    with another status. Retried like a 429 whatever its status, after ``retry_after``."""
+
+    code = "drive_throttled"
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return True
+
+
 class RangeError(DownloadError):
     code = "bad_range"
 
@@ -197,6 +209,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     DownloadError,
     TransportError,
     HTTPStatusError,
+    DriveThrottledError,
     RangeError,
     RangesIgnoredError,
     BodyLengthError,

@@ -22,6 +22,7 @@ from evio_fetch.engine.drive_folder import (
     parse_folder_view,
 )
 from evio_fetch.engine.drive_links import parse_drive_link
+from evio_fetch.engine.drive_pages import throttle_from
 from evio_fetch.engine.errors import (
     DriveSignInError,
     EvioError,
@@ -164,6 +165,11 @@ class _Lister:
         url = folder_view_url(self.options.drive_url, folder_id, key)
         async with self.transport.get(url, {}) as reply:
             body = await _folder_page(reply, folder_id)
+        throttled = throttle_from(
+            reply.status, reply.headers, body, label=f"Drive folder {folder_id}"
+        )
+        if throttled is not None:
+            raise throttled
         listing = parse_folder_view(body) if reply.status == 200 else None
         if listing is None:
             raise DriveSignInError(

@@ -34,6 +34,7 @@ from evio_fetch.engine.drive_pages import (
     NotFound,
     Quota,
     SignIn,
+    Throttled,
     classify,
 )
 from evio_fetch.engine.loopback.drive_emulator import (
@@ -436,7 +437,7 @@ async def test_fail_next_only_where_asked(
     drive.fail_next(1, 429, at="bytes")
     # The hop and the page pass; the bytes are refused once.
     fetched = await resolve(session, drive.uc_url(FILE))
-    assert (fetched.answer, fetched.pages) == (ErrorStatus(429), 1)
+    assert (fetched.answer, fetched.pages) == (Throttled(429), 1)
     assert (await get(session, fetched.url)).body == data
     drive.fail_next(1, 500, at="uc")
     assert (await get(session, drive.uc_url(FILE))).answer == ErrorStatus(500)

@@ -23,6 +23,7 @@ from evio_fetch.engine.drive_pages import (
     NotFound,
     Quota,
     SignIn,
+    Throttled,
     classify,
     is_sign_in_url,
     manual_link,
@@ -422,7 +423,7 @@ def test_not_found_whatever_the_body(status: int) -> None:
     assert classify(status, {}, PAGE_URL, b"") == NotFound()
 
 
-@pytest.mark.parametrize("status", [403, 429, 500, 503])
+@pytest.mark.parametrize("status", [403, 500, 503])
 def test_other_error_statuses_are_left_to_http_rules(status: int) -> None:
     assert page(wrap("<p>That's an error.</p>", f"Error {status}"), status=status) == ErrorStatus(
         status
@@ -565,7 +566,8 @@ def test_classify_never_raises(
     if location is not None:
         headers["Location"] = location
     answer = classify(status, headers, url, body)
-    assert isinstance(answer, (FileBytes, Confirm, Quota, SignIn, NotFound, NoLink, ErrorStatus))
+    kinds = (FileBytes, Confirm, Quota, SignIn, NotFound, NoLink, Throttled, ErrorStatus)
+    assert isinstance(answer, kinds)
     if isinstance(answer, Confirm):
         assert urlsplit(answer.next_url).scheme in ("http", "https")
 
