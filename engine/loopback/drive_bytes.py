@@ -76,7 +76,8 @@ class ByteSender:
     async def send(
         self, request: web.BaseRequest, entry: DriveFile, span: Span | Literal["whole"]
     ) -> web.StreamResponse:
-        """The whole file (200) or one satisfiable range of it (206)."""
+        """The whole file (200) or one satisfiable range of it (206). The caller counts the
+        response as a stream of the file (``DriveStats._stream_started``) while it runs."""
         response = web.StreamResponse(status=200, headers=_byte_headers(entry))
         if span == "whole":
             start, stop = 0, entry.size
@@ -104,17 +105,13 @@ class ByteSender:
         stop: int,
     ) -> None:
         epoch = self._state.epoch
-        self._stats._stream_started(entry.file_id)
-        try:
-            await response.prepare(request)
-            with entry.reader() as reader:
-                complete = await self._pump(
-                    request, response, reader, epoch=epoch, start=start, stop=stop
-                )
-            if not complete:
-                _cut(request, response)
-        finally:
-            self._stats._stream_finished(entry.file_id)
+        await response.prepare(request)
+        with entry.reader() as reader:
+            complete = await self._pump(
+                request, response, reader, epoch=epoch, start=start, stop=stop
+            )
+        if not complete:
+            _cut(request, response)
 
     async def _pump(
         self,

@@ -15,14 +15,19 @@ registered with it, under ``base_url`` (what ``EVIO_FETCH_DRIVE_URL`` is set to)
         U issued for ID: the bytes (Range honoured); U expired: 403; U unknown: the warning again
     GET {base}/embeddedfolderview?id=FOLDER
         the folder's listing in Drive's markup (links point at drive.google.com, as Drive's do)
+    any request for a file added with throttle=True, and a byte response beyond the file's
+    max_connections at once:
+        429 HTML "We're sorry... automated queries", Retry-After: 1
 
 Switches imitate what goes wrong with Drive: a per-connection rate cap, full responses
 without Content-Length, the browser-only hidden inputs (``authuser``, ``at``), injected
 error statuses (``fail_next``), confirmed URLs that stop working while bodies are being
 sent (``expire_confirmed``, ``expire_after``), as Drive drops transfers after about an hour,
-and pages that arrive in pieces or larger than any of Drive's (``page_pieces``,
-``page_padding``). ``add_files`` fills a large folder.
-Counters (``DriveStats``) record what clients did, by kind of answer and by file ID.
+pages that arrive in pieces or larger than any of Drive's (``page_pieces``,
+``page_padding``), and per file, throttling (``add(..., max_connections=N)``,
+``add(..., throttle=True)``). ``add_files`` fills a large folder.
+Counters (``DriveStats``) record what clients did, by kind of answer and by file ID, and
+when each file's byte responses started, ended or were refused (``stream_log``).
 
 Run it on the caller's event loop (``DriveEmulator``), on its own thread for synchronous code
 (``DriveEmulatorThread``), or as a process serving a manifest's files::

@@ -50,6 +50,17 @@ QUOTA_PAGE = (
     '<hr class="uc-footer-divider"></div></body></html>'
 )
 
+# Google's notice to a client it throttles, as users report it (served with 429).
+THROTTLED_PAGE = (
+    '<html><head><meta http-equiv="content-type" content="text/html; charset=utf-8"/>'
+    "<title>Sorry...</title><style>body{font-family:verdana,arial,sans-serif}</style></head>"
+    '<body><div style="margin-left:4em"><h1>We&#39;re sorry...</h1><p>... but your computer '
+    "or network may be sending automated queries. To protect our users, we can&#39;t process "
+    'your request right now.</p></div><div style="margin-left:4em">See '
+    '<a href="https://support.google.com/websearch/answer/86640">Google Help</a> for more '
+    "information.<br/><br/></div></body></html>"
+)
+
 SIGN_IN_PAGE = (
     '<!DOCTYPE html><html lang="en"><head><title>Sign in - Google Accounts</title>'
     '<meta charset="utf-8"></head><body><div id="initialView"><h1>Sign in</h1>'

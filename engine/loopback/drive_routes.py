@@ -13,6 +13,7 @@ from evio_fetch.engine.loopback.drive_bytes import ByteSender, ByteSettings, req
 from evio_fetch.engine.loopback.drive_html import (
     QUOTA_PAGE,
     SIGN_IN_PAGE,
+    THROTTLED_PAGE,
     error_html,
     folder_html,
     listed_html,
@@ -29,6 +30,8 @@ from evio_fetch.engine.loopback.drive_stats import DriveStats, Kind
 from evio_fetch.engine.loopback.http_common import unsatisfied_range
 
 RESOURCE_KEYS_HEADER: Final = "X-Goog-Drive-Resource-Keys"
+THROTTLE_RETRY_AFTER: Final = 1
+"""Seconds a throttled client is asked to wait."""
 
 
 class DriveSettings(ByteSettings, PageSettings, Protocol):
@@ -85,8 +88,11 @@ class DriveRoutes:
         injected = self._injected("uc", file_id)
         if injected is not None:
             return injected
-        if self._state.file(file_id) is None:
+        entry = self._state.file(file_id)
+        if entry is None:
             return self._error(404, "not_found", file_id)
+        if entry.throttle:
+            return self._throttled(file_id)
         self._stats._record("uc", file_id)
         query = {"id": file_id, "export": "download"}
         key = request.query.get("resourcekey")
@@ -107,6 +113,8 @@ class DriveRoutes:
         entry = self._state.file(file_id)
         if entry is None:
             return self._error(404, "not_found", file_id)
+        if entry.throttle:
+            return self._throttled(file_id)
         confirmed = self._confirmed(request, entry)
         if confirmed == "expired":
             return self._error(403, "expired", file_id)
@@ -147,6 +155,13 @@ class DriveRoutes:
         return _page(
             200, warning_html(entry, f"{self._settings.base_url}/usercontent/download", fields)
         )
+
+    def _throttled(self, file_id: str) -> web.Response:
+        """Google's answer to a client that pulls too hard."""
+        self._stats._record("throttled", file_id)
+        response = _page(429, THROTTLED_PAGE)
+        response.headers[hdrs.RETRY_AFTER] = str(THROTTLE_RETRY_AFTER)
+        return response
 
     def _quota(self, file_id: str) -> web.Response:
         self._stats._record("quota", file_id)
@@ -207,7 +222,12 @@ class DriveRoutes:
             refusal = self._error(416, "unsatisfiable", entry.file_id)
             refusal.headers[hdrs.CONTENT_RANGE] = unsatisfied_range(entry.size)
             return refusal
-        return await self._bytes.send(request, entry, span)
+        if not self._stats._stream_started(entry.file_id, entry.max_connections):
+            return self._throttled(entry.file_id)
+        try:
+            return await self._bytes.send(request, entry, span)
+        finally:
+            self._stats._stream_finished(entry.file_id)
 
 
 def _page(status: int, body: str) -> web.Response:

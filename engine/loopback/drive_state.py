@@ -41,6 +41,8 @@ class DriveFile:
     quota: bool
     private: bool
     resource_key: str | None
+    max_connections: int | None = None
+    throttle: bool = False
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[FileReader]:
@@ -224,11 +226,17 @@ class DriveControls:
         quota: bool = False,
         private: bool = False,
         resource_key: str | None = None,
+        max_connections: int | None = None,
+        throttle: bool = False,
     ) -> DriveFile:
         """Serve ``data`` (bytes, or a file read at each request) as ``file_id``. ``large``
         puts the virus-scan warning in front of it; ``quota`` answers the quota page;
         ``private`` sends everyone to sign-in; ``resource_key`` must then be presented.
-        Adding an ID again replaces it."""
+        ``max_connections`` caps the byte responses of the file sent at once: one more is
+        answered 429 with Google's "automated queries" page and ``Retry-After: 1``;
+        ``throttle`` answers every request for the file so. Adding an ID again replaces it."""
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         if isinstance(data, bytes):
             size, path, stamp = len(data), None, time.time()
         else:
@@ -246,6 +254,8 @@ class DriveControls:
             quota=quota,
             private=private,
             resource_key=resource_key,
+            max_connections=max_connections,
+            throttle=throttle,
         )
         self._state.put(entry)
         return entry

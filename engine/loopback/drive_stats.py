@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +26,24 @@ Kind = Literal[
     "not_found",  # 404 for an unknown ID or path
     "folder",  # an embedded folder view
     "refused",  # 405 for a method other than GET
+    "throttled",  # 429 with Google's "automated queries" page
 ]
+
+StreamChange = Literal["opened", "closed", "refused"]
+# Enough for hours of segmented downloads; the oldest changes go first.
+MAX_STREAM_LOG = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """A byte response of one file starting, ending, or refused for the file's cap."""
+
+    at: float
+    """Seconds since the stats began (or were reset)."""
+    file_id: str
+    change: StreamChange
+    open: int
+    """Byte responses of this file being sent just after the change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +57,16 @@ class DriveStatsSnapshot:
     max_streams: int
     max_streams_by_id: Mapping[str, int]
     """The most byte responses of one file that were being sent at once."""
+    stream_log: tuple[StreamEvent, ...] = ()
+    """Every start, end and refusal of a byte response, in order."""
 
     def count(self, kind: Kind, file_id: str | None = None) -> int:
         source = self.requests if file_id is None else self.requests_by_id.get(file_id, {})
         return source.get(kind, 0)
+
+    def streams_over_time(self, file_id: str) -> list[tuple[float, int]]:
+        """(seconds, byte responses of the file being sent) after each change for it."""
+        return [(event.at, event.open) for event in self.stream_log if event.file_id == file_id]
 
 
 class DriveStats:
@@ -61,6 +86,8 @@ class DriveStats:
         # Streams still running at a reset count towards the new maxima.
         self._max_streams = sum(self._streams.values())
         self._max_by_id = {key: n for key, n in self._streams.items() if n}
+        self._began = time.monotonic()
+        self._log: deque[StreamEvent] = deque(maxlen=MAX_STREAM_LOG)
 
     def reset(self) -> None:
         with self._lock:
@@ -75,6 +102,7 @@ class DriveStats:
                 bytes_sent=self._bytes_sent,
                 max_streams=self._max_streams,
                 max_streams_by_id=dict(self._max_by_id),
+                stream_log=tuple(self._log),
             )
 
     def count(self, kind: Kind, file_id: str | None = None) -> int:
@@ -106,13 +134,26 @@ class DriveStats:
         with self._lock:
             self._bytes_sent += n
 
-    def _stream_started(self, file_id: str) -> None:
+    def _stream_started(self, file_id: str, cap: int | None = None) -> bool:
+        """Count a byte response of ``file_id`` as being sent, unless ``cap`` of them already
+        are: then it is refused (False). Checked and counted at once, so no two requests
+        racing for the last place both get it."""
         with self._lock:
-            now = self._streams.get(file_id, 0) + 1
-            self._streams[file_id] = now
-            self._max_by_id[file_id] = max(self._max_by_id.get(file_id, 0), now)
+            before = self._streams.get(file_id, 0)
+            if cap is not None and before >= cap:
+                self._note(file_id, "refused", before)
+                return False
+            self._streams[file_id] = before + 1
+            self._max_by_id[file_id] = max(self._max_by_id.get(file_id, 0), before + 1)
             self._max_streams = max(self._max_streams, sum(self._streams.values()))
+            self._note(file_id, "opened", before + 1)
+            return True
 
     def _stream_finished(self, file_id: str) -> None:
         with self._lock:
             self._streams[file_id] -= 1
+            self._note(file_id, "closed", self._streams[file_id])
+
+    def _note(self, file_id: str, change: StreamChange, now_open: int) -> None:
+        at = time.monotonic() - self._began
+        self._log.append(StreamEvent(at, file_id, change, now_open))

@@ -1,6 +1,6 @@
 """Google Drive under pressure, through the installed command and the Drive emulator: pages
-that arrive in pieces or are larger than Drive's, and a folder of a thousand files with
-nested ones."""
+that arrive in pieces or are larger than Drive's, a folder of a thousand files with a nested
+one, and a client that Drive throttles."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def test_a_folder_page_past_the_bound_fails_by_name(
 # Downloads ------------------------------------------------------------------------------------
 
 FILE = "1vB1cOZlO4MQ7c503-UU109mMbClsf5Lq"
+OTHER = "18gpWinwgyteY3kQ-UVjd8JlIFa0Gi9m8"
 
 
 def fetch(
@@ -133,3 +134,23 @@ def test_a_drive_page_past_the_bound_fails_by_name(
     assert "longer than 256 KiB" in error["message"]
     assert f"https://drive.google.com/file/d/{FILE}/view" in error["hint"]
     assert drive.stats.count("confirm_page", FILE) == 1  # not retried: it will not shrink
+
+
+def test_a_file_throttled_on_every_attempt_fails_once_without_a_storm(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    drive.add(FILE, generated_bytes(FILE, 2 * MIB), "fan.dat", large=True, throttle=True)
+    drive.add(OTHER, generated_bytes(OTHER, 100_000), "notes.txt")
+    status, report, stderr = fetch(tmp_path, drive, [FILE, OTHER], "--retries", "2")
+    assert status == 1, stderr
+    throttled, other = report["files"]
+    assert other["outcome"] == "downloaded"
+    assert throttled["outcome"] == "failed"
+    assert throttled["error"]["code"] == "drive_throttled"
+    assert "throttling" in throttled["error"]["message"]
+    assert "--segments" in throttled["error"]["hint"]
+    # The first request and two retries, each after the second Retry-After asked for.
+    assert drive.stats.count("throttled", FILE) == 3
+    assert drive.stats.snapshot().requests_by_id[FILE] == {"throttled": 3}
+    failures = [line for line in stderr.splitlines() if "throttling" in line]
+    assert len(failures) == 1 and failures[0].startswith(f"FAILED data/{FILE}.dat"), stderr
