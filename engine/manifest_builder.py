@@ -1,14 +1,17 @@
 """Writing a manifest: list a public Drive folder (its embedded folder view, no Drive API,
 sub-folders followed), or take a list of URLs and Drive file links, learn each file's name and
-size from one ranged request, and optionally fill in SHA256 from files already on disk."""
+size from one ranged request, and optionally fill in SHA256 from files already on disk.
+Requests answered with a transient status (Drive throttling, 429, 503) are tried again as
+``Options.retries`` allows."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 import msgspec
 
@@ -33,12 +36,16 @@ from evio_fetch.engine.errors import (
 )
 from evio_fetch.engine.manifest import decode_manifest
 from evio_fetch.engine.model import FileSpec, Options
+from evio_fetch.engine.probe import status_error
+from evio_fetch.engine.retry import RetryBudget
 from evio_fetch.engine.transport import Reply, Transport
 from evio_fetch.engine.verify import sha256_file
 
 ONE_BYTE = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
 # Folders deeper than this are a loop or a mistake, not a dataset.
 MAX_DEPTH = 16
+
+T = TypeVar("T")
 
 
 class Entry(msgspec.Struct, omit_defaults=True):
@@ -162,6 +169,9 @@ class _Lister:
 
     async def listing(self, folder_id: str, key: str | None) -> FolderListing:
         """The folder's listing, every entry of it, or an error: never a part of it."""
+        return await _retrying(self.options, lambda: self._list(folder_id, key))
+
+    async def _list(self, folder_id: str, key: str | None) -> FolderListing:
         url = folder_view_url(self.options.drive_url, folder_id, key)
         async with self.transport.get(url, {}) as reply:
             body = await _folder_page(reply, folder_id)
@@ -211,16 +221,38 @@ async def _size_and_name(
     transport: Transport, spec: FileSpec, options: Options
 ) -> tuple[int | None, str]:
     try:
-        if spec.url is not None:
-            opened = transport.get(spec.url, ONE_BYTE)
-        else:
-            opened = open_file(transport, spec, options.drive_url, ONE_BYTE)
-        async with opened as reply:
-            reply.abandon()
-            if reply.status >= 400:
-                raise HTTPStatusError(f"{spec.label}: HTTP {reply.status}", "", reply.status)
-            span = parse_content_range(reply.headers.get("Content-Range"))
-            name = naming.choose_name(reply.headers.get("Content-Disposition"), reply.url)
-            return (span.total if span is not None else None), name
+        return await _retrying(options, lambda: _ask_size_and_name(transport, spec, options))
     except EvioError as error:
         raise type(error)(f"listing {spec.label}: {error.message}", error.hint) from None
+
+
+async def _ask_size_and_name(
+    transport: Transport, spec: FileSpec, options: Options
+) -> tuple[int | None, str]:
+    if spec.url is not None:
+        opened = transport.get(spec.url, ONE_BYTE)
+    else:
+        opened = open_file(transport, spec, options.drive_url, ONE_BYTE)
+    async with opened as reply:
+        reply.abandon()
+        if reply.status >= 400:
+            raise status_error(reply.status, reply.headers, spec.label)
+        span = parse_content_range(reply.headers.get("Content-Range"))
+        name = naming.choose_name(reply.headers.get("Content-Disposition"), reply.url)
+        return (span.total if span is not None else None), name
+
+
+async def _retrying(options: Options, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()``, tried again while the server answers a transient status (Drive
+    throttling, 429, 503) as far as ``options.retries`` allow, each after the pause asked
+    for. A connection that fails is not tried again: making a manifest is quick to rerun,
+    and a host that cannot be reached should be said at once."""
+    budget = RetryBudget(options.retries)
+    while True:
+        try:
+            return await attempt()
+        except HTTPStatusError as error:
+            pause = budget.retry_after(error)
+            if pause is None:
+                raise
+            await asyncio.sleep(pause)

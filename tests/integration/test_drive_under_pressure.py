@@ -84,6 +84,20 @@ def test_a_folder_page_past_the_bound_fails_by_name(
     assert drive.stats.count("uc") == 0  # nothing was listed on from a page not read whole
 
 
+def test_a_folder_is_listed_while_drive_throttles_some_requests(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    drive.add_folder(ROOT, "many", drive.add_files(f"{ROOT}-", 20))
+    drive.fail_next(1, 429, at="folder", retry_after=1)
+    drive.fail_next(3, 429, at="uc", retry_after=1)  # three files' first size requests
+    status, stderr = manifest(tmp_path, drive)
+    assert status == 0, stderr
+    entries = json.loads((tmp_path / "m.json").read_text())["datasets"]
+    assert sorted(e["path"] for e in entries) == [f"file-{n:05d}.bin" for n in range(20)]
+    assert drive.stats.count("injected") == 4
+    assert drive.stats.count("folder") == 1 and drive.stats.count("uc") == 20
+
+
 # Downloads ------------------------------------------------------------------------------------
 
 FILE = "1vB1cOZlO4MQ7c503-UU109mMbClsf5Lq"
