@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -37,7 +38,7 @@ from evio_fetch.engine.errors import (
 from evio_fetch.engine.manifest import decode_manifest
 from evio_fetch.engine.model import FileSpec, Options
 from evio_fetch.engine.probe import status_error
-from evio_fetch.engine.retry import RetryBudget
+from evio_fetch.engine.retry import RetryPolicy
 from evio_fetch.engine.transport import Reply, Transport
 from evio_fetch.engine.verify import sha256_file
 
@@ -247,12 +248,10 @@ async def _retrying(options: Options, attempt: Callable[[], Awaitable[T]]) -> T:
     throttling, 429, 503) as far as ``options.retries`` allow, each after the pause asked
     for. A connection that fails is not tried again: making a manifest is quick to rerun,
     and a host that cannot be reached should be said at once."""
-    budget = RetryBudget(options.retries)
+    policy, rng = RetryPolicy(options.retries), random.Random()
     while True:
         try:
             return await attempt()
         except HTTPStatusError as error:
-            pause = budget.retry_after(error)
-            if pause is None:
-                raise
-            await asyncio.sleep(pause)
+            policy = policy.increment(error)
+            await asyncio.sleep(policy.pause(error, rng))

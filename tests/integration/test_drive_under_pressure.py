@@ -142,7 +142,7 @@ def test_a_drive_page_past_the_bound_fails_by_name(
     drive.add(FILE, generated_bytes(FILE, 2 * MIB), "fan.dat", large=True)
     drive.emulator.page_padding = 300 * 1024
     status, report, stderr = fetch(tmp_path, drive, [FILE])
-    assert status == 1, stderr
+    assert status == 2, stderr  # its only file failed
     error = report["files"][0]["error"]
     assert error["code"] == "page_too_large"
     assert "longer than 256 KiB" in error["message"]

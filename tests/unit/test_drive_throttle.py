@@ -19,7 +19,7 @@ from evio_fetch.engine.drive_pages import (
     throttle_from,
 )
 from evio_fetch.engine.errors import DriveThrottledError, HTTPStatusError
-from evio_fetch.engine.retry import RetryBudget
+from evio_fetch.engine.retry import RetryPolicy
 
 URL = "https://drive.usercontent.google.com/download?id=1Qv8pZk3nWfL0aTcR7sYh2JdXmBe6UgiN"
 HTML = {"Content-Type": "text/html; charset=UTF-8"}
@@ -155,10 +155,12 @@ def test_the_error_survives_a_process_boundary() -> None:
     )
 
 
-def test_the_retry_budget_waits_as_long_as_google_asks() -> None:
-    budget = RetryBudget(retries=2, rng=random.Random(1))
+def test_the_retry_policy_waits_as_long_as_google_asks() -> None:
+    policy, rng = RetryPolicy(2), random.Random(1)
     error = throttle_from(429, {"Retry-After": "12"}, None, label="x", now=NOW)
     assert error is not None
-    assert budget.retry_after(error) == 12.0
-    assert budget.retry_after(error) == 12.0
-    assert budget.retry_after(error) is None  # the budget is spent: the file fails, once
+    for _ in range(2):
+        policy = policy.increment(error)
+        assert policy.pause(error, rng) == 12.0
+    with pytest.raises(type(error)):  # the budget is spent: the file fails, once
+        policy.increment(error)
