@@ -20,15 +20,18 @@ from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
-from support import MIB, wait_until, write_manifest
+from support import MIB, require, wait_until, write_manifest
 
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 
 TMUX = shutil.which("tmux")
-pytestmark = pytest.mark.skipif(
-    TMUX is None, reason="tmux is not on PATH: the live display needs a real terminal to test"
-)
+
+
+@pytest.fixture(autouse=True)
+def needs_tmux() -> None:
+    require(TMUX is not None, "tmux on PATH (the live display needs a real terminal)")
+
 
 # Six files of different sizes, one with a name too long for a narrow pane.
 FILES = [

@@ -35,7 +35,7 @@ from faults import (
     Trickle,
     WrongRange,
 )
-from support import run_cli
+from support import require, run_cli
 
 OTHER_HOST = "127.0.0.2"
 TRANSIENT = (408, 429, 500, 502, 503, 504)
@@ -57,7 +57,8 @@ def two_hosts() -> Iterator[FaultServer]:
     try:
         running.start()
     except RuntimeError as error:
-        pytest.skip(f"cannot listen on {OTHER_HOST} here (only Linux routes all of 127/8): {error}")
+        # Only Linux routes all of 127/8 to the loopback interface.
+        require(False, f"a second loopback address, {OTHER_HOST} ({error.__cause__ or error})")
     try:
         yield running
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -399,7 +400,17 @@ def test_load_manifest_names_a_directory(tmp_path: Path) -> None:
     assert caught.value.message == f"{tmp_path}: cannot read the manifest (Is a directory)"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_load_manifest_names_a_file_that_cannot_be_opened(tmp_path: Path) -> None:
+    # A Unix socket: no user can open it as a file, root included (CI runs as root).
+    path = tmp_path / "datasets.json"
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(path))
+        with pytest.raises(ManifestError) as caught:
+            load_manifest(path, tmp_path)
+    assert caught.value.message == (f"{path}: cannot read the manifest (No such device or address)")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file, whatever its mode")
 def test_load_manifest_names_an_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "datasets.json"
     path.write_bytes(document(entry()))
