@@ -17,6 +17,8 @@ from evio_fetch.engine.loopback.server import ServerThread
 from evio_fetch.engine.model import FileSpec
 
 MIB = 1024 * 1024
+# Pages in Google Drive's markup, written for the tests (not captured: no one's data in them).
+DRIVE_PAGES = Path(__file__).resolve().parent / "data" / "drive"
 # Sizes that exercise every path: empty, one byte, one segment, several segments, an odd tail.
 MIXED_SIZES = [
     ("empty.bin", 0),

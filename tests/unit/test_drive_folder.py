@@ -1,13 +1,12 @@
-"""A folder's listing from Drive's embedded folder view (drive/NOTES.md §7)."""
+"""A folder's listing from Drive's embedded folder view: a page in its markup
+(tests/data/drive/folder_view.html), and variants a robust reader must still understand."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import DRIVE_PAGES
 
 from evio_fetch.engine.drive_folder import (
     FolderEntry,
@@ -15,12 +14,6 @@ from evio_fetch.engine.drive_folder import (
     folder_view_url,
     parse_folder_view,
 )
-
-PAGES = Path(__file__).resolve().parents[3] / "shared" / "drive" / "pages"
-needs_pages = pytest.mark.skipif(not PAGES.is_dir(), reason=f"sample pages not found at {PAGES}")
-
-# expected.json's names for the kinds, and ours.
-KINDS = {"file": "file", "folder": "folder", "google-doc": "document"}
 
 
 def page(entries: str, title: str = "Data") -> bytes:
@@ -42,23 +35,77 @@ FILE_A = "1aAaAaAaAaAaAaAaAaAaAaAaAaAaAaAaA"
 FILE_B = "1bBbBbBbBbBbBbBbBbBbBbBbBbBbBbBbB"
 
 
-@needs_pages
-def test_sample_page_matches_expected() -> None:
-    case = json.loads((PAGES / "expected.json").read_text(encoding="utf-8"))[
-        "embeddedfolderview.html"
-    ]
-    listing = parse_folder_view((PAGES / "embeddedfolderview.html").read_bytes())
-    assert listing is not None
-    assert listing.name == case["folder_name"]
-    assert [e.id for e in listing.entries] == [e["id"] for e in case["entries"]]
-    for got, want in zip(listing.entries, case["entries"], strict=True):
-        assert got.name == want["name"]
-        assert got.kind == KINDS[want["type"]]
-        assert got.href == want["href"]
-        assert got.modified == want["modified"]
-        assert got.mime == want.get("mime")
-        assert got.export_url == want.get("export")
-        assert got.resource_key is None
+def view(kind: str, item: str) -> str:
+    return f"https://drive.google.com/{kind}/{item}"
+
+
+def test_the_folder_page_lists_every_entry() -> None:
+    listing = parse_folder_view((DRIVE_PAGES / "folder_view.html").read_bytes())
+    doc = "1Pr0t0c01D0cxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    web = "view?usp=drive_web"
+    assert listing == FolderListing(
+        "Rotor recordings & notes",
+        [
+            # a folder: its link and its icon say so
+            FolderEntry(
+                "1Fo1dErCa1ibRat10nSxxxxxxxxxxxxxx",
+                "calibration",
+                "folder",
+                view("drive/folders", "1Fo1dErCa1ibRat10nSxxxxxxxxxxxxxx"),
+                modified="11/02/23",
+            ),
+            # the last writer after the date is not part of it
+            FolderEntry(
+                "1R0t0rA001xxxxxxxxxxxxxxxxxxxxxxx",
+                "rotor_a_001.dat",
+                "file",
+                view("file/d", f"1R0t0rA001xxxxxxxxxxxxxxxxxxxxxxx/{web}"),
+                mime="application/octet-stream",
+                modified="Feb 3, 2025",
+            ),
+            # entities in the name; a time for today
+            FolderEntry(
+                "1MeT0d0sNotasxxxxxxxxxxxxxxxxxxxx",
+                "MÉTODOS & notas (v2).pdf",
+                "file",
+                view("file/d", f"1MeT0d0sNotasxxxxxxxxxxxxxxxxxxxx/{web}"),
+                mime="application/pdf",
+                modified="09:15",
+            ),
+            # other scripts
+            FolderEntry(
+                "1Gr33kCyr1111cxxxxxxxxxxxxxxxxxxx",
+                "ρότορας \u2013 запись 2.wav",
+                "file",
+                view("file/d", f"1Gr33kCyr1111cxxxxxxxxxxxxxxxxxxx/{web}"),
+                mime="audio/x-wav",
+                modified="Apr 2",
+            ),
+            # a Google document: exported, not downloaded
+            FolderEntry(
+                doc,
+                "Protocol",
+                "document",
+                f"https://docs.google.com/document/d/{doc}/edit?usp=drive_web",
+                mime="application/vnd.google-apps.document",
+                modified="Jan 9",
+                export_url=f"https://docs.google.com/document/d/{doc}/export?format=docx",
+            ),
+            # no list icon, so no MIME type; a localised date
+            FolderEntry(
+                "1C11pN01c0nxxxxxxxxxxxxxxxxxxxxxx",
+                "clip.mp4",
+                "file",
+                view("file/d", f"1C11pN01c0nxxxxxxxxxxxxxxxxxxxxxx/{web}"),
+                modified="3 jun",
+            ),
+        ],
+    )
+
+
+def test_the_sign_in_page_is_not_a_folder_view() -> None:
+    # What a folder that is not shared answers.
+    assert parse_folder_view((DRIVE_PAGES / "sign_in.html").read_bytes()) is None
 
 
 def test_markup_variants() -> None:

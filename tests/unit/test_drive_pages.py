@@ -1,17 +1,15 @@
-"""What Drive's answers mean: the sample pages of drive/pages, and variants of them that a
-robust reader must still understand (or must not be fooled by)."""
+"""What Drive's answers mean: pages in Drive's markup (tests/data/drive), and variants of
+them that a robust reader must still understand (or must not be fooled by)."""
 
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import DRIVE_PAGES
 
 from evio_fetch.engine.drive_pages import (
     MAX_PAGE_BYTES,
@@ -29,10 +27,6 @@ from evio_fetch.engine.drive_pages import (
     manual_link,
     scan_page,
 )
-
-# drive/pages sits beside the repository (../shared/drive/pages from the working tree).
-PAGES = Path(__file__).resolve().parents[3] / "shared" / "drive" / "pages"
-needs_pages = pytest.mark.skipif(not PAGES.is_dir(), reason=f"sample pages not found at {PAGES}")
 
 FILE_ID = "1Qv8pZk3nWfL0aTcR7sYh2JdXmBe6UgiN"
 UUID = "3f6b2c1e-8d4a-4e7b-9a05-c2d7e1f08b64"
@@ -75,69 +69,97 @@ SUBMIT = (
 )
 
 
-# The sample pages ---------------------------------------------------------------------------
+# Whole pages ----------------------------------------------------------------------------------
 
-
-def expected() -> dict[str, Any]:
-    return dict(json.loads((PAGES / "expected.json").read_text(encoding="utf-8")))
-
-
-@needs_pages
-def test_every_sample_page_is_checked() -> None:
-    # A page added to drive/pages without a case below would go untested.
-    described = {name for name in expected() if not name.startswith("_")}
-    assert described == {p.name for p in PAGES.glob("*.html")}
-
-
-@needs_pages
-@pytest.mark.parametrize(
-    "name", ["virus_scan_warning_2024.html", "virus_scan_warning_legacy_confirm_link.html"]
+FORM_ID = "1Hx7mQe2Rb9TnWc4Lp0Zs6Vd3Ky8Fu5Ja"
+FORM_UUID = "9c1d5e7a-2b4f-4c8e-b6a3-0f2e4d6c8a1b"
+FORM_PAGE = f"{USERCONTENT}?id={FORM_ID}&export=download"
+FORM_NEXT = f"{USERCONTENT}?id={FORM_ID}&export=download&confirm=t&uuid={FORM_UUID}"
+LEGACY_ID = "0B4qLmN7pRsTuVwXyZ1a2b3c4d5e"
+LINK_PAGE = f"https://drive.google.com/uc?export=download&id={LEGACY_ID}"
+LINK_NEXT = f"https://drive.google.com/uc?export=download&confirm=Xk2q&id={LEGACY_ID}"
+SIGN_IN_PAGE = (
+    "https://accounts.google.com/v3/signin/identifier?continue="
+    "https%3A%2F%2Fdrive.usercontent.google.com%2Fdownload%3Fid%3D1Pv3xQw8Ey2Ru6Tz0Ym4Ln7Ok9Ji5Hg1F"
 )
-def test_sample_confirmation_pages_lead_to_the_expected_request(name: str) -> None:
-    case = expected()[name]
-    body = (PAGES / name).read_bytes()
-    answer = classify(case["status"], HTML, case["page_url"], body)
-    assert case["next"]["method"] == "GET"
-    assert same_url(confirm_url(answer), case["next"]["url"]), answer
-    assert scan_page(body).title == case["title"]
+FOLDER_PAGE = "https://drive.google.com/embeddedfolderview?id=1R0t0rRec0rd1ngsxxxxxxxxxxxxxxxxx"
+# Each page of tests/data/drive: the final URL it was answered at, and what it means.
+PAGES: dict[str, tuple[str, DriveAnswer]] = {
+    "confirm_form.html": (FORM_PAGE, Confirm(FORM_NEXT, "form_get")),
+    "confirm_link.html": (LINK_PAGE, Confirm(LINK_NEXT, "link")),
+    "quota.html": (
+        FORM_PAGE,
+        Quota(
+            "Too many users have viewed or downloaded this file recently. "
+            "Please try accessing the file again later."
+        ),
+    ),
+    "sign_in.html": (SIGN_IN_PAGE, SignIn()),
+    "folder_view.html": (
+        FOLDER_PAGE,
+        NoLink(
+            "Google Drive answered a page without a download link "
+            "(its title: 'Rotor recordings & notes')"
+        ),
+    ),
+}
 
 
-@needs_pages
-def test_sample_form_is_read_as_expected() -> None:
-    case = expected()["virus_scan_warning_2024.html"]
-    scanned = scan_page((PAGES / "virus_scan_warning_2024.html").read_bytes())
+def read(name: str) -> bytes:
+    return (DRIVE_PAGES / name).read_bytes()
+
+
+def test_every_page_is_checked() -> None:
+    # A page added to tests/data/drive without a case here would go untested.
+    assert set(PAGES) == {p.name for p in DRIVE_PAGES.glob("*.html")}
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_each_page_means_what_drive_means_by_it(name: str) -> None:
+    url, expected = PAGES[name]
+    answer = classify(200, HTML, url, read(name))
+    if isinstance(expected, Confirm):
+        assert isinstance(answer, Confirm) and answer.via == expected.via, answer
+        assert same_url(answer.next_url, expected.next_url), answer.next_url
+    else:
+        assert answer == expected
+
+
+def test_the_form_page_is_read_as_a_browser_would_submit_it() -> None:
+    scanned = scan_page(read("confirm_form.html"))
+    assert scanned.title == "Google Drive - Virus scan warning"
     assert scanned.form is not None
-    assert scanned.form.action == case["form"]["action"]
-    assert scanned.form.method == case["form"]["method"].lower()
-    assert scanned.form.fields == [tuple(pair) for pair in case["form"]["hidden"]]
+    assert scanned.form.action == USERCONTENT
+    assert scanned.form.method == "get"
+    assert scanned.form.fields == [
+        ("id", FORM_ID),
+        ("export", "download"),
+        ("confirm", "t"),
+        ("uuid", FORM_UUID),
+    ]
+    # The name links to the file's page (/open?id=), which is no way on.
+    assert scanned.link is None and scanned.fallback_link is None
 
 
-@needs_pages
-def test_sample_legacy_page_without_its_link_does_not_follow_the_sign_in_link() -> None:
+def test_the_legacy_page_without_its_link_does_not_follow_the_sign_in_link() -> None:
     # The page's Sign-in link carries uc%3Fexport%3Ddownload in continue=; it is no way on.
-    case = expected()["virus_scan_warning_legacy_confirm_link.html"]
-    text = (PAGES / "virus_scan_warning_legacy_confirm_link.html").read_text(encoding="utf-8")
-    assert 'id="uc-download-link"' in text and "ServiceLogin" in text
-    stripped = text.replace('id="uc-download-link" ', "").replace("confirm=pcX8&amp;", "")
-    answer = classify(200, HTML, case["page_url"], stripped.encode())
+    text = read("confirm_link.html").decode()
+    assert 'id="uc-download-link" ' in text and "ServiceLogin" in text
+    stripped = text.replace('id="uc-download-link" ', "").replace("confirm=Xk2q&amp;", "")
+    answer = classify(200, HTML, LINK_PAGE, stripped.encode())
     assert isinstance(answer, NoLink)
     assert "Virus scan warning" in answer.message
 
 
-@needs_pages
-def test_sample_quota_page() -> None:
-    case = expected()["quota_exceeded.html"]
-    answer = classify(case["status"], HTML, PAGE_URL, (PAGES / "quota_exceeded.html").read_bytes())
-    assert answer == Quota(case["error_subcaption"])
-
-
-@needs_pages
-def test_sample_folder_view_is_not_a_download_page() -> None:
-    case = expected()["embeddedfolderview.html"]
-    body = (PAGES / "embeddedfolderview.html").read_bytes()
-    answer = classify(case["status"], HTML, case["page_url"], body)
-    assert isinstance(answer, NoLink)
-    assert repr(case["folder_name"]) in answer.message
+def test_the_sign_in_page_means_sign_in_by_its_title_and_by_its_redirect() -> None:
+    # Reached without its URL saying so (e.g. behind a proxy), the title still tells.
+    assert classify(200, HTML, FORM_PAGE, read("sign_in.html")) == SignIn()
+    # The redirect that leads there, when the client does not follow it.
+    location = (
+        "https://accounts.google.com/ServiceLogin?service=wise&passive=1209600"
+        f"&continue={USERCONTENT}?id%3D{FORM_ID}%26export%3Ddownload"
+    )
+    assert classify(302, {"Location": location}, FORM_PAGE, b"") == SignIn()
 
 
 # Variants of the 2024 GET form -----------------------------------------------------------------
