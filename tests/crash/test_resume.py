@@ -7,6 +7,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,9 +47,9 @@ def target(tmp_path: Path) -> Path:
     return tmp_path / "out" / "big.dat"
 
 
-def saved_bytes(tmp_path: Path) -> int:
-    """Bytes the state file vouches for (0 while there is none)."""
-    path = tmp_path / "out" / "big.dat.evio-state"
+def saved_bytes(tmp_path: Path, name: str = "big.dat") -> int:
+    """Bytes the state file of ``out/name`` vouches for (0 while there is none)."""
+    path = tmp_path / "out" / f"{name}.evio-state"
     try:
         state = state_file.load(path)
     except Exception:  # noqa: BLE001  not there yet, or replaced while read: no progress yet
@@ -269,15 +271,66 @@ def alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
+# The command, with workers given an hour to stop instead of a few seconds: a run left to
+# wait for a worker that cannot stop would still be waiting when the test gives up.
+PATIENT_CLI = (
+    "import sys; from evio_fetch.engine import pool; pool.STOP_GRACE = 3600.0; "
+    "from evio_fetch.cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def test_second_interrupt_ends_at_once_and_state_still_holds(
-    tmp_path: Path, source: tuple[Path, DataFile], manifest: Path
+    tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread
 ) -> None:
-    run = start_cli("--manifest", str(manifest), cwd=tmp_path)
-    wait_until(lambda: saved_bytes(tmp_path) > 4 * MIB, 30, "a checkpoint with 4 MiB")
-    run.send_signal(signal.SIGINT)
-    run.send_signal(signal.SIGINT)
-    _, stderr = run.communicate(timeout=10)
-    assert run.returncode == 130 and "Traceback" not in stderr
+    served, big = source
+    (other,) = generate(served, [("rec/other.dat", SIZE)], seed=13)
+    manifest = write_manifest(
+        tmp_path / "two.json",
+        [
+            (capped.url_for(big.path), "out/big.dat", big),
+            (capped.url_for(other.path), "out/other.dat", other),
+        ],
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", PATIENT_CLI, "--manifest", str(manifest), "--workers", "2"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until(
+            lambda: min(saved_bytes(tmp_path, n) for n in ("big.dat", "other.dat")) > 0,
+            30,
+            "a checkpoint of each file",
+        )
+        stuck, free = workers_of(run.pid)
+        os.kill(stuck, signal.SIGSTOP)  # a worker that cannot stop on its own
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        # The first interrupt asks the workers to stop: the free one does, on its own ...
+        wait_until(lambda: not alive(free), 60, "the free worker to stop when asked")
+        # ... and the run waits for the other.
+        assert run.poll() is None, run.communicate()
+        os.killpg(run.pid, signal.SIGINT)
+        # The second ends the wait: the stuck worker, which could not have exited on its own,
+        # is killed and the run ends.
+        _, stderr = run.communicate(timeout=60)
+        assert not alive(stuck)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # whatever is left of the run
+        run.wait()
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr
     rerun = run_cli("--manifest", str(manifest), cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
-    assert_identical(tmp_path, source)
+    for data, name in ((big, "big.dat"), (other, "other.dat")):
+        assert (tmp_path / "out" / name).read_bytes() == (served / data.path).read_bytes()
+    assert leftovers(tmp_path) == []
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes of the run ``pid``: its children started by multiprocessing."""
+    workers = [c for c in children_of(pid) if "multiprocessing-fork" in cmdline(c)]
+    assert len(workers) == 2, workers
+    return workers
