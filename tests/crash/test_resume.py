@@ -3,6 +3,7 @@ end byte-identical, never leave an incomplete file at the final path, and fetch 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -22,6 +23,7 @@ from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 SIZE = 24 * MIB
 # Four connections at this cap take about 1.5 s for the file: long enough to interrupt.
 CAP = 4 * MIB
+SLOW_CAP = MIB // 2
 
 
 @pytest.fixture
@@ -88,24 +90,42 @@ def test_interrupt_keeps_progress_and_the_rerun_resumes(
     assert capped.stats.bytes_sent <= SIZE - kept + 6 * MIB
 
 
-def test_sigkill_at_random_moments(
+def test_sigkill_at_random_points_of_the_download(
     tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread, manifest: Path
 ) -> None:
     rng = random.Random(5)
-    final, original = target(tmp_path), (source[0] / source[1].path).read_bytes()
-    for _ in range(5):
+    final, part = target(tmp_path), tmp_path / "out" / "big.dat.evio-part"
+    # Slow, so that from any kill point (a third of the file at most, plus the second a
+    # checkpoint may lag) the rest is seconds away: no run can finish before its kill.
+    capped.set_config(ServerConfig(rate_per_connection=SLOW_CAP))
+    kept = 0
+    for point in sorted(rng.sample(range(MIB, SIZE // 3), 5)):
         run = start_cli("--manifest", str(manifest), cwd=tmp_path)
         try:
-            run.wait(timeout=rng.uniform(0.2, 1.0))
-        except Exception:  # noqa: BLE001  still running: that is the moment to kill it
+            wait_until(
+                functools.partial(checkpoint_past, tmp_path, max(point, kept)),
+                60,
+                f"a checkpoint past {max(point, kept)} bytes",
+            )
+            # Frozen, the run can change nothing more: what is on disk now is what the kill
+            # leaves, and it shows the kill lands mid-download, with more saved than the run
+            # before left, and not all.
+            os.killpg(run.pid, signal.SIGSTOP)
+            at_kill = saved_bytes(tmp_path)
+            assert kept < at_kill < SIZE and part.exists() and not final.exists()
+        finally:
             os.killpg(run.pid, signal.SIGKILL)
-        run.wait(timeout=10)
-        # Whatever moment it died at, the final path is absent or complete.
-        assert not final.exists() or final.read_bytes() == original
+            run.wait(timeout=10)
+        kept = at_kill
+    capped.set_config(ServerConfig())
     result = run_cli("--manifest", str(manifest), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert_identical(tmp_path, source)
     assert capped.stats.bytes_sent <= 2 * SIZE
+
+
+def checkpoint_past(tmp_path: Path, size: int) -> bool:
+    return saved_bytes(tmp_path) > size
 
 
 def test_remote_replaced_between_crash_and_resume(
