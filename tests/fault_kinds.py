@@ -42,6 +42,14 @@ class Stall(Fault):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Hold(Fault):
+    """Send ``after`` body bytes, then nothing until the test calls ``FaultServer.release``
+    (the client may leave first), then the rest: a download that cannot end on its own."""
+
+    after: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Trickle(Fault):
     """Send the body in pieces of ``piece`` bytes, one every ``interval`` seconds."""
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fault_answers import Entry, Request, answer, head, page
-from fault_kinds import KIB, Close, Fault, LongBody, Reset, Stall, Trickle, Unsized
+from fault_kinds import KIB, Close, Fault, Hold, LongBody, Reset, Stall, Trickle, Unsized
 
 from evio_fetch.engine.loopback.http_common import http_date
 
@@ -22,6 +22,8 @@ PIECE = 64 * KIB
 # How long a reset waits for the bytes before it to leave the kernel, so they reach the client.
 FLUSH_TIMEOUT = 2.0
 GARBAGE = b"<GARBAGE>"
+# How often a held answer looks whether the test has released it.
+HOLD_CHECK = 0.01
 
 
 @dataclass(kw_only=True)
@@ -48,6 +50,8 @@ class Seen:
     """Body bytes written for it (garbage included)."""
     done: float = 0.0
     """``time.monotonic()`` when its answer ended (sent, cut or abandoned); 0 until then."""
+    held: bool = False
+    """Whether a ``Hold`` keeps its answer waiting now."""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -64,12 +68,14 @@ class Reply:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         seen: Seen,
+        released: threading.Event,
     ) -> None:
         self._lock = lock
         self._request = request
         self._reader = reader
         self._writer = writer
         self._seen = seen
+        self._released = released
 
     async def simple(
         self, status: int, extra: Sequence[tuple[str, str]] = (), *, body: bool = True
@@ -106,6 +112,18 @@ class Reply:
             elif isinstance(fault, Stall):
                 await _until_gone(self._reader, fault.seconds)
             return False
+        if isinstance(fault, Hold):
+            await self._write(body[: fault.after])
+            with self._lock:
+                self._seen.held = True
+            try:
+                if not await _until_released(self._reader, self._released):
+                    return False
+            finally:
+                with self._lock:
+                    self._seen.held = False
+            await self._write(body[fault.after :])
+            return keep
         if isinstance(fault, Trickle):
             for offset in range(0, len(body), fault.piece):
                 await self._write(body[offset : offset + fault.piece])
@@ -160,3 +178,18 @@ async def _until_gone(reader: asyncio.StreamReader, seconds: float) -> None:
         async with asyncio.timeout(seconds):
             while await reader.read(PIECE):
                 pass
+
+
+async def _until_released(reader: asyncio.StreamReader, released: threading.Event) -> bool:
+    """Wait for the test to release held answers: True once it has, False if the client
+    closed its side first."""
+    while not released.is_set():
+        try:
+            async with asyncio.timeout(HOLD_CHECK):
+                if not await reader.read(PIECE):
+                    return False
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return False
+    return True

@@ -37,6 +37,7 @@ from fault_kinds import (
     ClaimSize,
     Close,
     Fault,
+    Hold,
     Html,
     HugeHeader,
     IgnoreRange,
@@ -62,6 +63,7 @@ __all__ = [
     "Fault",
     "FaultServer",
     "GzipMode",
+    "Hold",
     "Html",
     "HugeHeader",
     "IgnoreRange",
@@ -112,6 +114,7 @@ class FaultServer(BackgroundServer):
         self._ports: dict[str, int] = {}
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._released = threading.Event()
         # The standard event loop: its transports expose the socket for SO_LINGER.
         super().__init__(thread_name="fault-server", what="the fault server", loop_factory=None)
 
@@ -164,6 +167,29 @@ class FaultServer(BackgroundServer):
     def connections(self) -> int:
         with self._lock:
             return self._connections
+
+    def held(self) -> int:
+        """Answers a ``Hold`` keeps waiting now."""
+        with self._lock:
+            return sum(1 for s in self._seen if s.held)
+
+    def most_at_once(self, path: str | None = None) -> int:
+        """The most requests (of ``path``, or all) whose answers were under way at once,
+        counted from when each request arrived to when its answer ended."""
+        events = []
+        for seen in self.requests(path):
+            events += [(seen.at, 1), (seen.done or float("inf"), -1)]
+        # At a tie, an answer that ended leaves before one that began joins.
+        events.sort(key=lambda event: (event[0], event[1]))
+        most = now = 0
+        for _, change in events:
+            now += change
+            most = max(most, now)
+        return most
+
+    def release(self) -> None:
+        """Let every answer a ``Hold`` keeps waiting go on, and those to come pass."""
+        self._released.set()
 
     # Life ------------------------------------------------------------------------------------
 
@@ -266,7 +292,7 @@ class FaultServer(BackgroundServer):
         writer: asyncio.StreamWriter,
         seen: Seen,
     ) -> bool:
-        reply = Reply(self._lock, request, reader, writer, seen)
+        reply = Reply(self._lock, request, reader, writer, seen, self._released)
         with self._lock:
             entry = self._entries.get(request.path)
         if entry is None:

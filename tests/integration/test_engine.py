@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from faults import KIB, FaultServer, Hold
 from msgspec.structs import replace
-from support import MIB, leftovers, same_bytes, specs_for
+from support import MIB, leftovers, same_bytes, specs_for, wait_until
 
 from evio_fetch.engine import runner
 from evio_fetch.engine.blocks import BLOCK_SIZE
@@ -80,15 +82,36 @@ def piece_starts(size: int, shape: BoardShape) -> list[int]:
 
 
 def test_concurrency_bounds_the_files_downloading_at_once(tmp_path: Path) -> None:
-    files = generate(tmp_path / "served", [(f"s{n:02}.bin", 256 * 1024) for n in range(12)], 7)
-    # Capped so that every file streams for a quarter of a second: overlaps are seen.
-    with ServerThread(tmp_path / "served", ServerConfig(rate_per_connection=MIB)) as capped:
-        report = fetch(specs_for(files, capped, tmp_path / "out"), concurrency=3, workers=2)
-        streaming = capped.stats.max_streaming
+    with FaultServer() as server:
+        # Each file's answer waits after its first bytes until released: the first three
+        # cannot end before all three are under way, whichever worker starts first.
+        files = [
+            server.add(f"/s{n:02}.bin", size=256 * KIB, faults=[Hold(after=64 * KIB, times=1)])
+            for n in range(12)
+        ]
+        specs = [
+            FileSpec(
+                index=i,
+                label=f.path,
+                url=f.url,
+                target=str(tmp_path / f.path.lstrip("/")),
+                size=f.size,
+                sha256=f.sha256,
+            )
+            for i, f in enumerate(files)
+        ]
+        with ThreadPoolExecutor(1) as pool:
+            run = pool.submit(fetch, specs, concurrency=3, workers=2)
+            try:
+                wait_until(lambda: server.held() >= 3, 60, "three files downloading at once")
+            finally:
+                server.release()
+            report = run.result(timeout=120)
+        most = server.most_at_once()
     assert [r.outcome for r in report.results] == ["downloaded"] * len(files)
     # Files finishing (hash, flush, rename) make room for the next, but never more than
-    # three bodies are in flight.
-    assert streaming == 3
+    # three answers are under way, counted by the server.
+    assert most == 3
 
 
 def test_server_that_ignores_ranges(dataset: Dataset, tmp_path: Path) -> None:
