@@ -8,7 +8,6 @@ import base64
 import json
 import socket
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -78,7 +77,6 @@ class Entry:
 class Outcome:
     result: subprocess.CompletedProcess[str]
     report: dict[str, Any]
-    seconds: float
     root: Path
 
     @property
@@ -116,7 +114,6 @@ def fetch(tmp_path: Path, entries: Sequence[Entry], *args: str, timeout: float =
         datasets.append(item)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"version": "1.0", "datasets": datasets}))
-    began = time.monotonic()
     result = run_cli(
         "--manifest",
         str(manifest),
@@ -128,13 +125,12 @@ def fetch(tmp_path: Path, entries: Sequence[Entry], *args: str, timeout: float =
         cwd=tmp_path,
         timeout=timeout,
     )
-    seconds = time.monotonic() - began
     assert "Traceback" not in result.stderr, result.stderr
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
         pytest.fail(f"no --json document: exit {result.returncode}\n{result.stderr}")
-    return Outcome(result, report, seconds, tmp_path)
+    return Outcome(result, report, tmp_path)
 
 
 def assert_landed(outcome: Outcome, name: str, served: Served) -> None:
@@ -317,15 +313,14 @@ def test_other_4xx_fail_at_once(server: FaultServer, tmp_path: Path) -> None:
 
 
 def test_idle_stall_is_abandoned_and_retried(server: FaultServer, tmp_path: Path) -> None:
-    # 15 s of silence after 512 KiB: a client without an idle timeout gets through only when
-    # the server gives up (a short body) and retries then, long after --timeout 1.
+    # Silence after 512 KiB for far longer than the run is given: a client without an idle
+    # timeout would still be waiting when the run is ended, after 60 s.
     served = server.add(
-        "/stall.bin", size=4 * MIB, faults=[Stall(after=512 * KIB, seconds=15, times=1)]
+        "/stall.bin", size=4 * MIB, faults=[Stall(after=512 * KIB, seconds=3600, times=1)]
     )
     outcome = fetch(tmp_path, [Entry(served, "stall.bin")], "--segments", "1", "--timeout", "1")
     assert outcome.status == 0, outcome.describe()
     assert_landed(outcome, "stall.bin", served)
-    assert outcome.seconds < 10, "the stall was waited out instead of abandoned"
     stalled = next(s for s in server.requests("/stall.bin") if s.fault is not None)
     assert_resumed_after(server, "/stall.bin", stalled)
 
