@@ -357,13 +357,28 @@ async def test_rate_is_capped_per_response(
         assert (status, len(body)) == (206, 2 * MIB)
         return time.monotonic() - started
 
-    wall = time.monotonic()
     durations = await asyncio.gather(timed(0), timed(MIB // 2), timed(MIB))
-    wall = time.monotonic() - wall
     assert min(durations) >= 0.45
-    # Each response has its own cap: had the three shared one, they would need 1.45 s.
-    assert wall < 1.2
     assert server.stats.max_streaming == 3
+
+
+async def test_each_response_has_a_cap_of_its_own(
+    root: Path, server: LoopbackServer, session: aiohttp.ClientSession
+) -> None:
+    # At 512 bytes/s a 16 KiB piece takes 32 s to earn, and each cap lets its first piece
+    # go at once: three responses each get one now only if none shares another's cap.
+    server.set_config(ServerConfig(rate_per_connection=512))
+    piece = 16 * KIB
+    async with AsyncExitStack() as stack:
+        for first in (0, MIB, 2 * MIB):
+            url = server.url_for(BIG)
+            header = {"Range": f"bytes={first}-{first + 2 * piece - 1}"}
+            response = await stack.enter_async_context(session.get(url, headers=header))
+            assert response.status == 206
+            async with asyncio.timeout(20):
+                start = await response.content.readexactly(piece)
+            assert start == content(root, BIG)[first : first + piece]
+        assert server.stats.bytes_sent == 3 * piece  # and not a byte more: each is capped
 
 
 # Counters --------------------------------------------------------------------------------------
@@ -397,13 +412,14 @@ async def test_counters(server: LoopbackServer, session: aiohttp.ClientSession) 
 async def test_max_concurrency_counts_responses_streaming_at_once(
     server: LoopbackServer, session: aiohttp.ClientSession
 ) -> None:
-    # Slow enough that no body can finish while the test holds all four open.
-    server.set_config(ServerConfig(rate_per_connection=256 * KIB))
+    # Slow enough that no body can finish while the test holds all four open (seconds
+    # each), and quick to notice an abort (a piece every quarter of a second).
+    server.set_config(ServerConfig(rate_per_connection=64 * KIB))
     ranges = [(BIG, 0), (BIG, MIB), (BIG, 2 * MIB), ("fan/other.raw", 0)]
     async with AsyncExitStack() as stack:
         for path, first in ranges:
             url = server.url_for(path)
-            header = {"Range": f"bytes={first}-{first + 100 * KIB}"}
+            header = {"Range": f"bytes={first}-{first + MIB - 1}"}
             response = await stack.enter_async_context(session.get(url, headers=header))
             assert response.status == 206
         assert server.stats.streaming == 4
@@ -422,10 +438,11 @@ async def test_stop_does_not_wait_for_slow_transfers(
     await server.start()
     async with session.get(server.url_for(BIG)) as response:
         assert response.status == 200
-        started = time.monotonic()
+        sent = server.stats.bytes_sent
         await server.stop()
-        # Faster than aiohttp's own graceful shutdown (about 1 s here), which would wait.
-        assert time.monotonic() - started < 0.8
+        # Cut at once: aiohttp's own graceful stop would let the transfer send on (a piece
+        # every quarter of a second here) for the half second it waits.
+        assert server.stats.bytes_sent == sent
         with pytest.raises(aiohttp.ClientError):
             await response.read()
     with pytest.raises(aiohttp.ClientConnectionError):
