@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -260,8 +261,32 @@ async def test_segments_on_the_confirmed_url_over_four_connections(
     stats = drive.stats.snapshot()
     assert stats.requests == {"ranged_bytes": 4}
     assert stats.connections == 4
-    # Capped per connection: at least one segment's time, well under four segments' time.
-    assert 0.35 < elapsed < 1.5
+    # Capped: no faster than one segment at the cap (that the cap is each connection's own
+    # is the next test's).
+    assert elapsed > 0.35
+
+
+async def test_each_connection_has_a_cap_of_its_own(
+    drive: DriveEmulator, session: aiohttp.ClientSession
+) -> None:
+    data = payload(MIB)
+    drive.add(FILE, data, "fan.raw", large=True)
+    confirmed = await confirmed_url(session, drive, FILE)
+    # At 512 bytes/s a 16 KiB piece takes 32 s to earn, and a cap lets its first piece go at
+    # once: four connections each get one now only if none shares another's cap.
+    drive.rate_per_connection = 512
+    drive.stats.reset()
+    piece = 16 * KIB
+    async with AsyncExitStack() as stack:
+        for start in range(0, 8 * piece, 2 * piece):
+            headers = {"Range": f"bytes={start}-{start + 2 * piece - 1}"}
+            response = await stack.enter_async_context(session.get(confirmed, headers=headers))
+            assert response.status == 206
+            async with asyncio.timeout(20):
+                assert await response.content.readexactly(piece) == data[start : start + piece]
+        stats = drive.stats.snapshot()
+    assert stats.connections == 4
+    assert stats.bytes_sent == 4 * piece  # and not a byte more: each is capped
 
 
 async def test_range_edge_cases(drive: DriveEmulator, session: aiohttp.ClientSession) -> None:
