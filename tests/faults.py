@@ -25,6 +25,7 @@ import asyncio
 import dataclasses
 import hashlib
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -102,10 +103,14 @@ class Served:
 
 
 class FaultServer(BackgroundServer):
-    """Serves registered paths on each of ``hosts`` (one port each), on its own thread."""
+    """Serves registered paths on each of ``hosts`` (one port each), on its own thread;
+    ``send_buffer`` sizes each connection's socket send buffer (default: the kernel's)."""
 
-    def __init__(self, hosts: Iterable[str] = ("127.0.0.1",)) -> None:
+    def __init__(
+        self, hosts: Iterable[str] = ("127.0.0.1",), send_buffer: int | None = None
+    ) -> None:
         self._hosts = tuple(hosts)
+        self._send_buffer = send_buffer
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
         self._seen: list[Seen] = []
@@ -226,6 +231,10 @@ class FaultServer(BackgroundServer):
         self._tasks.add(task)
         # Writes wait until every byte has left for the kernel: counts and cut-offs are exact.
         writer.transport.set_write_buffer_limits(high=0)
+        if self._send_buffer is not None:
+            # And the kernel holds little of them: a byte counted has nearly reached the client.
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer)
         with self._lock:
             self._connections += 1
         connection = next(self._connection_ids)
