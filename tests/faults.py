@@ -1,4 +1,4 @@
-"""A fault-injecting HTTP/1.1 server on loopback, for the resilience tests (issue 5).
+"""A fault-injecting HTTP/1.1 server on loopback, for the resilience tests.
 
 Raw asyncio rather than aiohttp.web: the faults are byte-exact misbehaviour (a reset after
 exactly K body bytes, a body longer than its Content-Length, a 100 KiB header) that a real

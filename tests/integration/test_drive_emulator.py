@@ -1,5 +1,6 @@
 """The loopback Drive emulator against a real aiohttp client on 127.0.0.1, driven through
-``classify`` by a client loop as small as the flow of drive/NOTES.md §1 allows."""
+``classify`` by a client loop as small as Drive's download flow allows: follow redirects,
+classify the answer, submit a confirmation page, keep the cookies."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ async def drive() -> AsyncIterator[DriveEmulator]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    # unsafe=True: aiohttp keeps no cookies for IP hosts otherwise (NOTES §3.2).
+    # unsafe=True: aiohttp keeps no cookies for IP hosts otherwise.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
         yield client
 

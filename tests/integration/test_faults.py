@@ -1,4 +1,4 @@
-"""Resilience against misbehaving servers (SPEC §6, issue 5): the real command in a subprocess
+"""Resilience against misbehaving servers: the real command in a subprocess
 against the fault-injecting server of tests/faults.py, one test per behaviour, each asserting
 the bytes on disk, the exit status, and the error code and message of ``--json``."""
 

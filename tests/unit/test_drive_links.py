@@ -1,4 +1,4 @@
-"""Every Drive link form of drive/NOTES.md §2, and what must not be taken for one."""
+"""Every form of Drive link people paste, and what must not be taken for one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""File names from Content-Disposition and URLs, and their sanitising (SPEC §6)."""
+"""File names from Content-Disposition and URLs, and their sanitising."""
 
 from __future__ import annotations
 
