@@ -4,46 +4,113 @@ answer to one, as nginx would give it and then as a fault bends it."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import random
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from fault_kinds import ClaimSize, Fault, HugeHeader, IgnoreRange, Status, Unsized, WrongRange
+from fault_kinds import (
+    Change,
+    ClaimSize,
+    Fault,
+    HugeHeader,
+    IgnoreRange,
+    Status,
+    Unframed,
+    UnknownTotal,
+    WrongRange,
+)
 
 from evio_fetch.engine.loopback.http_common import (
     Span,
     content_range,
     http_date,
-    if_range_holds,
     nginx_error_page,
     reason_phrase,
     unsatisfied_range,
 )
 
-LAST_MODIFIED = http_date(1_700_000_000)
+MODIFIED_AT = 1_700_000_000
+LAST_MODIFIED = http_date(MODIFIED_AT)
 
-GzipMode = Literal["never", "negotiated", "always"]
+GzipMode = Literal["never", "negotiated", "always", "stored"]
 """``negotiated``: a whole-file 200 is gzip-encoded when the request accepts gzip (a Range
 request or ``Accept-Encoding: identity`` gets the plain bytes); ``always``: every GET is
-answered 200 with the gzip-encoded whole file, whatever was asked (a misbehaving server)."""
+answered 200 with the gzip-encoded whole file, whatever was asked (a misbehaving server);
+``stored``: the file itself is gzip data, labelled ``Content-Encoding: gzip`` on every answer
+as Apache's ``AddEncoding gzip .gz`` does, its ranges, length and ETag those of the gzip
+bytes."""
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server says about a file's version, and how it reads ``If-Range``."""
+
+    etag: Literal["strong", "weak", "none"] = "strong"
+    last_modified: bool = True
+    if_range: Literal["honour", "ignore"] = "honour"
+    """``honour``: as RFC 9110 §13.1.5 says (a weak or stale validator gets the whole file);
+    ``ignore``: ranges are served whatever If-Range says."""
 
 
 @dataclass
 class Entry:
-    data: bytes
-    etag: str
+    """A registered path and the version of the file it serves now."""
+
+    path: str
+    size: int
     faults: tuple[Fault, ...]
     gzip: GzipMode
+    validators: Validators = field(default_factory=Validators)
+    headers: tuple[tuple[str, str], ...] = ()
     # While not set, requests wait before they are answered (set by the test's thread).
     gate: threading.Event | None = None
     count: int = 0
+    version: int = 1
+    previous: int | None = None
+    sizes: dict[int, int] = field(default_factory=dict)
+    """Every version the path has had, and its size (of the plain bytes)."""
+    data: bytes = b""
+    sha256: str = ""
     _encoded: bytes | None = None
+
+    def __post_init__(self) -> None:
+        self.sizes[self.version] = self.size
+        self._load()
+
+    def _load(self) -> None:
+        self.data = version_bytes(self.path, self.version, self.size, self.gzip)
+        self.sha256 = hashlib.sha256(self.data).hexdigest()
+        self._encoded = None
+
+    @property
+    def etag(self) -> str | None:
+        if self.validators.etag == "none":
+            return None
+        strong = f'"{self.sha256[:20]}"'
+        return "W/" + strong if self.validators.etag == "weak" else strong
+
+    @property
+    def last_modified(self) -> str | None:
+        if not self.validators.last_modified:
+            return None
+        return http_date(MODIFIED_AT + 3600 * (self.version - 1))
 
     def fault_for(self, number: int) -> Fault | None:
         return next((f for f in self.faults if f.applies(number)), None)
+
+    def change(self, fault: Change) -> None:
+        """Become the next version (or, flipping, the one before)."""
+        if fault.flip and self.previous is not None:
+            self.version, self.previous = self.previous, self.version
+        else:
+            self.version, self.previous = max(self.sizes) + 1, self.version
+            self.sizes[self.version] = fault.size if fault.size is not None else self.size
+        self.size = self.sizes[self.version]
+        self._load()
 
     def encoded(self) -> bytes:
         if self._encoded is None:
@@ -54,6 +121,13 @@ class Entry:
 def payload(path: str, size: int) -> bytes:
     """The bytes a path of ``size`` serves: the same on every run and machine."""
     return random.Random(f"evio-fetch faults {path}").randbytes(size)
+
+
+def version_bytes(path: str, version: int, size: int, mode: GzipMode) -> bytes:
+    """What a path serves as its version ``version``: ``payload`` for the first, other bytes
+    for each later one; gzip data of them when the file is stored compressed."""
+    plain = payload(path if version == 1 else f"{path} version {version}", size)
+    return gzip.compress(plain, compresslevel=1, mtime=0) if mode == "stored" else plain
 
 
 # Requests -----------------------------------------------------------------------------------
@@ -159,11 +233,10 @@ class Answer:
 
 def answer(entry: Entry, request: Request, fault: Fault | None) -> Answer:
     """The normal answer (as nginx would give it), bent by the range and header faults."""
-    headers = [
-        ("Date", http_date()),
-        ("Content-Type", "application/octet-stream"),
-        ("Last-Modified", LAST_MODIFIED),
-    ]
+    headers = [("Date", http_date()), ("Content-Type", "application/octet-stream")]
+    if entry.last_modified is not None:
+        headers.append(("Last-Modified", entry.last_modified))
+    headers += entry.headers
     if isinstance(fault, HugeHeader):
         headers.append(("X-Padding", "p" * fault.size))
     negotiated = "range" not in request.headers and _accepts_gzip(request)
@@ -171,17 +244,39 @@ def answer(entry: Entry, request: Request, fault: Fault | None) -> Answer:
         entry.gzip == "negotiated" and negotiated
     ):
         encoded = entry.encoded()
+        if entry.etag is not None:
+            headers.append(("ETag", entry.etag[:-1] + '-gz"'))
         headers += [
-            ("ETag", entry.etag[:-1] + '-gz"'),
             ("Content-Encoding", "gzip"),
             ("Vary", "Accept-Encoding"),
             ("Content-Length", str(len(encoded))),
         ]
         return Answer(200, headers, memoryview(encoded))
-    headers.append(("ETag", entry.etag))
-    if entry.gzip != "never":
+    if entry.etag is not None:
+        headers.append(("ETag", entry.etag))
+    if entry.gzip == "stored":
+        headers.append(("Content-Encoding", "gzip"))
+    elif entry.gzip != "never":
         headers.append(("Vary", "Accept-Encoding"))
-    return _plain_answer(entry, request, fault, headers)
+    plain = _plain_answer(entry, request, fault, headers)
+    if isinstance(fault, Unframed):
+        plain.headers = [(n, v) for n, v in plain.headers if n != "Content-Length"]
+    return plain
+
+
+def if_range_holds(value: str | None, entry: Entry) -> bool:
+    """Whether a range may be served under ``If-Range: value`` (RFC 9110 §13.1.5): an ETag
+    only by strong comparison, so a weak one never holds; a date only if it is exactly the
+    file's Last-Modified."""
+    if value is None or entry.validators.if_range == "ignore":
+        return True
+    value = value.strip()
+    if value.startswith("W/"):
+        return False
+    etag = entry.etag
+    if value.startswith('"'):
+        return etag is not None and not etag.startswith("W/") and value == etag
+    return value == entry.last_modified
 
 
 def _shifted(first: int, last: int, size: int, shift: int) -> Span:
@@ -201,8 +296,8 @@ def _plain_answer(
     size = len(data)
     choice: Span | Literal["whole", "unsatisfiable"] = "whole"
     asked = request.headers.get("range")
-    honoured = if_range_holds(request.headers.get("if-range"), (entry.etag, LAST_MODIFIED))
-    ignored = isinstance(fault, IgnoreRange | Unsized)
+    honoured = if_range_holds(request.headers.get("if-range"), entry)
+    ignored = isinstance(fault, IgnoreRange | Unframed)
     if request.method == "GET" and asked is not None and honoured and not ignored:
         choice = parse_range(asked, size)
     if choice == "unsatisfiable":
@@ -212,8 +307,6 @@ def _plain_answer(
             ("Content-Length", str(len(refusal))),
         ]
         return Answer(416, headers, memoryview(refusal))
-    if isinstance(fault, Unsized):
-        return Answer(200, headers, memoryview(data))
     if choice == "whole":
         headers += [("Accept-Ranges", "bytes"), ("Content-Length", str(size))]
         return Answer(200, headers, memoryview(data))
@@ -221,8 +314,8 @@ def _plain_answer(
     if isinstance(fault, WrongRange):
         first, last = _shifted(first, last, size, fault.shift)
     total = fault.total if isinstance(fault, ClaimSize) else size
-    headers += [
-        ("Content-Range", content_range(first, last, total)),
-        ("Content-Length", str(last + 1 - first)),
-    ]
+    span = content_range(first, last, total)
+    if isinstance(fault, UnknownTotal):
+        span = f"bytes {first}-{last}/*"
+    headers += [("Content-Range", span), ("Content-Length", str(last + 1 - first))]
     return Answer(206, headers, memoryview(data)[first : last + 1])

@@ -89,12 +89,6 @@ class ClaimSize(Fault):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Unsized(Fault):
-    """Answer 200 with the whole file and no Content-Length, the body ending when the
-    connection closes: a stream of unknown length (a Range is ignored)."""
-
-
-@dataclass(frozen=True, kw_only=True)
 class LongBody(Fault):
     """Send the whole promised body, then ``extra`` bytes of garbage on the same connection."""
 
@@ -120,3 +114,28 @@ class HugeHeader(Fault):
     """The normal answer with one extra header of ``size`` bytes."""
 
     size: int = 100 * KIB
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change(Fault):
+    """Before answering, the file becomes a new version, kept for the requests after: other
+    bytes (``size`` of them; by default as many as before), another ETag and Last-Modified.
+    With ``flip``, a second change brings the version before it back, and so on: two
+    versions alternate, as behind a load balancer whose backends disagree."""
+
+    size: int | None = None
+    flip: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unframed(Fault):
+    """Answer 200 with the whole file, whatever was asked, without Content-Length: the body
+    ends when the connection closes, after ``after`` bytes (None: all of them)."""
+
+    after: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnknownTotal(Fault):
+    """Answer a Range request as usual, but with a Content-Range that withholds the total:
+    ``bytes a-b/*``."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fault_answers import Entry, Request, answer, head, page
-from fault_kinds import KIB, Close, Fault, Hold, LongBody, Reset, Stall, Trickle, Unsized
+from fault_kinds import KIB, Close, Fault, Hold, LongBody, Reset, Stall, Trickle, Unframed
 
 from evio_fetch.engine.loopback.http_common import http_date
 
@@ -44,6 +44,9 @@ class Seen:
     wall: float
     """``time.time()`` at the same moment."""
     fault: Fault | None = None
+    version: int = 0
+    """The version its path held when it was answered (see ``Change``); 0 for a path that
+    was never registered."""
     status: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)
     sent: int = 0
@@ -101,10 +104,14 @@ class Reply:
         """The file's answer, its body cut, slowed or lengthened as ``fault`` says."""
         request = self._request
         normal = answer(entry, request, fault)
-        keep = request.keep_alive and not isinstance(fault, Reset | Close | Stall | Unsized)
+        keep = request.keep_alive and not isinstance(fault, Reset | Close | Stall | Unframed)
         normal.headers.append(("Connection", "keep-alive" if keep else "close"))
         self._send_head(normal.status, normal.headers)
         body = normal.body if request.method == "GET" else memoryview(b"")
+        if isinstance(fault, Unframed):
+            # Without Content-Length, the close is what ends the body.
+            await self._write(body if fault.after is None else body[: fault.after])
+            return False
         if isinstance(fault, Reset | Close | Stall):
             await self._write(body[: fault.after])
             if isinstance(fault, Reset):

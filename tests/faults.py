@@ -17,13 +17,18 @@ request numbered n (counted per path, from 1), the first fault whose window
 ``skip < n <= skip + times`` holds (``times=None``: every request after ``skip``) decides how
 the request is answered; with none, the answer is the normal one. So ``times=2`` misbehaves
 twice and then lets a retry succeed.
+
+A path's file can also change under the client: a ``Change`` fault makes it a new version
+(other bytes, ETag and Last-Modified) from that request on, and ``representations(path)``
+gives the bytes of every version it served. ``validators=Validators(...)`` chooses what it
+says about versions (a strong, weak or no ETag; Last-Modified or not) and whether its ranges
+heed If-Range; ``headers`` adds headers (a Content-Disposition) to every answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import itertools
 import socket
 import threading
@@ -31,10 +36,22 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from fault_answers import Entry, GzipMode, Request, head, parse_request, payload, retry_after
+from fault_answers import (
+    LAST_MODIFIED,
+    Entry,
+    GzipMode,
+    Request,
+    Validators,
+    head,
+    parse_request,
+    payload,
+    retry_after,
+    version_bytes,
+)
 from fault_kinds import (
     KIB,
     MIB,
+    Change,
     ClaimSize,
     Close,
     Fault,
@@ -48,7 +65,8 @@ from fault_kinds import (
     Stall,
     Status,
     Trickle,
-    Unsized,
+    Unframed,
+    UnknownTotal,
     WrongRange,
 )
 from fault_replies import Reply, Seen
@@ -58,7 +76,9 @@ from evio_fetch.engine.loopback.background import START_TIMEOUT, BackgroundServe
 # The tests import every fault and the server from here.
 __all__ = [
     "KIB",
+    "LAST_MODIFIED",
     "MIB",
+    "Change",
     "ClaimSize",
     "Close",
     "Fault",
@@ -76,7 +96,9 @@ __all__ = [
     "Stall",
     "Status",
     "Trickle",
-    "Unsized",
+    "Unframed",
+    "UnknownTotal",
+    "Validators",
     "WrongRange",
     "payload",
 ]
@@ -139,19 +161,23 @@ class FaultServer(BackgroundServer):
         faults: Sequence[Fault] = (),
         gzip: GzipMode = "never",
         host: str | None = None,
+        validators: Validators | None = None,
+        headers: Sequence[tuple[str, str]] = (),
         gate: threading.Event | None = None,
     ) -> Served:
         """Serve ``size`` deterministic bytes at ``path`` (on every address), misbehaving as
-        ``faults`` say; the URL returned is on ``host`` (default: the first address). With a
-        ``gate``, no request is answered before the test sets it. Adding a path again
-        replaces it (its request count starts over)."""
+        ``faults`` say, with ``headers`` added to every answer that carries the file; the URL
+        returned is on ``host`` (default: the first address). With ``gzip="stored"`` the bytes
+        served are gzip data of ``size`` bytes. With a ``gate``, no request is answered before
+        the test sets it. Adding a path again replaces it (its request count starts over)."""
         if not path.startswith("/"):
             raise ValueError(f"a path starts with '/', not {path!r}")
-        data = payload(path, size)
-        digest = hashlib.sha256(data).hexdigest()
+        entry = Entry(
+            path, size, tuple(faults), gzip, validators or Validators(), tuple(headers), gate
+        )
         with self._lock:
-            self._entries[path] = Entry(data, f'"{digest[:20]}"', tuple(faults), gzip, gate)
-        return Served(path, self.url(path, host), data, digest)
+            self._entries[path] = entry
+        return Served(path, self.url(path, host), entry.data, entry.sha256)
 
     # What happened ---------------------------------------------------------------------------
 
@@ -159,6 +185,13 @@ class FaultServer(BackgroundServer):
         """Copies of the requests seen (of ``path``, or all), in arrival order."""
         with self._lock:
             return [dataclasses.replace(s) for s in self._seen if path is None or s.path == path]
+
+    def representations(self, path: str) -> list[bytes]:
+        """The bytes of every version ``path`` has served (more than one after a Change)."""
+        with self._lock:
+            entry = self._entries[path]
+            versions = sorted(entry.sizes.items())
+        return [version_bytes(path, v, size, entry.gzip) for v, size in versions]
 
     def count(self, path: str) -> int:
         with self._lock:
@@ -311,6 +344,9 @@ class FaultServer(BackgroundServer):
         fault = entry.fault_for(seen.number)
         with self._lock:
             seen.fault = fault
+            if isinstance(fault, Change):
+                entry.change(fault)
+            seen.version = entry.version
         if isinstance(fault, Status):
             extra = []
             if fault.retry_after is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from disk_image import ext4_image
-from faults import KIB, MIB, ClaimSize, FaultServer, Reset, Served, Stall, Unsized
+from faults import KIB, MIB, ClaimSize, FaultServer, Reset, Served, Stall, Unframed
 from support import cli_command, leftovers, run_cli, start_cli, wait_until
 
 from evio_fetch.engine.storage import DEVICE_FULL_FLOOR, part_path, state_path
@@ -323,7 +323,7 @@ def test_a_device_filling_up_mid_run_stops_it_and_keeps_progress_for_a_resume(
     finishes it from there."""
     a = server.add("/a.bin", size=32 * MIB, faults=[Stall(after=2 * MIB, seconds=600, skip=1)])
     gate = threading.Event()
-    stream = server.add("/stream.bin", size=IMAGE_SIZE, faults=[Unsized()], gate=gate)
+    stream = server.add("/stream.bin", size=IMAGE_SIZE, faults=[Unframed()], gate=gate)
     c = server.add("/c.bin", size=MIB)
     space = on_disk(disk)
     target = space.out / "a.bin"
