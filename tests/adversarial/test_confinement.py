@@ -69,7 +69,7 @@ def test_a_planted_sidecar_fails_the_file_unsafe_path(
     outside the root, a directory, a FIFO, or a hard link to a file outside the root (a part
     file with more than one link was not made by evio-fetch).
     Expected: the file fails with ``unsafe_path`` and a message naming the planted path,
-    exit 1; no ``T`` is created; the outside file is unchanged; the run never blocks."""
+    exit 2; no ``T`` is created; the outside file is unchanged; the run never blocks."""
     target = adversary.target("data/t.bin")
     target.parent.mkdir(parents=True)
     planted = target.with_name(target.name + suffix)
@@ -77,7 +77,7 @@ def test_a_planted_sidecar_fails_the_file_unsafe_path(
     outcome = adversary.fetch(
         [File(served, "data/t.bin", sha256=True)], *FAST_FAIL, "--segments", "2", timeout=HANG
     )
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     error = outcome.error("data/t.bin")
     assert error["code"] == "unsafe_path", error
     assert planted.name in error["message"], error

@@ -29,10 +29,10 @@ def test_a_shifted_range_on_a_later_segment_fails_bad_range(
     """Every answer after the first is a 206 for bytes 4 KiB away from those asked, with a
     Content-Range that truthfully names them; the manifest has no SHA256 that could catch
     the result.
-    Expected: ``bad_range``, exit 1, nothing at the target."""
+    Expected: ``bad_range``, exit 2, nothing at the target."""
     served = server.add("/shifted.bin", size=8 * MIB, faults=[WrongRange(shift=4 * KIB, skip=1)])
     outcome = adversary.fetch([File(served, "data/shifted.bin")], "--segments", "4", *FAST_FAIL)
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     assert outcome.error("data/shifted.bin")["code"] == "bad_range"
 
 
@@ -42,12 +42,12 @@ def test_a_content_range_without_its_total_never_lands_a_wrong_byte(
     """Every 206 says ``Content-Range: bytes a-b/*``: the right bytes, the total withheld
     (the manifest gives the size).
     Expected: either the file lands whole (exit 0), or it fails with ``bad_range`` and a
-    message quoting the Content-Range (exit 1)."""
+    message quoting the Content-Range (exit 2)."""
     served = server.add("/star.bin", size=6 * MIB, faults=[UnknownTotal()])
     outcome = adversary.fetch([File(served, "data/star.bin")], "--segments", "4", *FAST_FAIL)
     if outcome.status != 0:
         error = outcome.error("data/star.bin")
-        assert (outcome.status, error["code"]) == (1, "bad_range"), error
+        assert (outcome.status, error["code"]) == (2, "bad_range"), error
         assert "/*" in error["message"], error
 
 

@@ -21,10 +21,10 @@ def test_a_close_delimited_body_cut_short_fails_connection(
     """The manifest says 3,000,000 bytes; every answer is a 200 without Content-Length whose
     connection closes after 1,234,567 bytes.
     Expected: the early end is a cut (retried from its offset), not the end of the file:
-    after the retries the file fails with ``connection``, exit 1, nothing at its target."""
+    after the retries the file fails with ``connection``, exit 2, nothing at its target."""
     served = server.add("/cut.bin", size=3_000_000, faults=[Unframed(after=1_234_567)])
     outcome = adversary.fetch([File(served, "data/cut.bin")], "--segments", "1", *FAST_FAIL)
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     assert outcome.error("data/cut.bin")["code"] == "connection"
 
 
@@ -33,13 +33,13 @@ def test_a_close_delimited_body_longer_than_the_manifest_size_fails_body_length(
 ) -> None:
     """The manifest says 3,000,000 bytes; the server sends 4 KiB more, without
     Content-Length, and closes.
-    Expected: the file fails with ``body_length``, exit 1, nothing at its target (no
+    Expected: the file fails with ``body_length``, exit 2, nothing at its target (no
     3,000,000-byte prefix passed off as the file)."""
     served = server.add("/long.bin", size=3_000_000 + 4 * KIB, faults=[Unframed()])
     outcome = adversary.fetch(
         [File(served, "data/long.bin", size=3_000_000)], "--segments", "1", *FAST_FAIL
     )
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     assert outcome.error("data/long.bin")["code"] == "body_length"
 
 
@@ -49,13 +49,13 @@ def test_a_server_size_disagreeing_with_the_manifest_fails_size_mismatch(
 ) -> None:
     """The manifest says 1000 bytes fewer than the server has, and the server says so in the
     206's Content-Range, or (ranges ignored) in the 200's Content-Length.
-    Expected: ``size_mismatch``, exit 1, nothing at its target."""
+    Expected: ``size_mismatch``, exit 2, nothing at its target."""
     faults = [] if ranges else [IgnoreRange()]
     served = server.add("/sized.bin", size=3 * MIB, faults=faults)
     outcome = adversary.fetch(
         [File(served, "data/sized.bin", size=3 * MIB - 1000)], "--segments", "2", *FAST_FAIL
     )
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     assert outcome.error("data/sized.bin")["code"] == "size_mismatch"
 
 

@@ -86,7 +86,7 @@ def test_a_file_that_never_holds_still_fails_remote_changed(
     """The file is another version on every request (``new-every-request``), or flips
     between two versions with their own ETags, as behind two backends that disagree
     (``two-alternating``); ranges are served whatever If-Range says.
-    Expected: no version can be had whole: the file fails with ``remote_changed``, exit 1,
+    Expected: no version can be had whole: the file fails with ``remote_changed``, exit 2,
     nothing at its target."""
     served = server.add(
         "/restless.bin",
@@ -95,7 +95,7 @@ def test_a_file_that_never_holds_still_fails_remote_changed(
         validators=Validators(if_range="ignore"),
     )
     outcome = adversary.fetch([File(served, "data/restless.bin")], "--segments", "4", *FAST_FAIL)
-    assert outcome.status == 1, outcome.describe()
+    assert outcome.status == 2, outcome.describe()  # its only file failed
     assert outcome.error("data/restless.bin")["code"] == "remote_changed"
 
 
