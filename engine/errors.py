@@ -26,6 +26,7 @@ Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a 
         ├── ChecksumMismatchError  the SHA256 of the bytes differs from the manifest's
         ├── RemoteChangedError  the remote file changed while it was being fetched
         ├── UnsafeNameError     the server's file name cannot be used safely
+        ├── UnsafePathError     a file planted where evio-fetch writes (a link, a FIFO, …)
         └── DriveError          Google Drive gave no way to the bytes
             ├── DriveQuotaError     "too many users have viewed or downloaded this file"
             └── DriveSignInError    not shared publicly, or its resource key is missing
@@ -186,6 +187,13 @@ class UnsafeNameError(DownloadError):
     code = "unsafe_name"
 
 
+class UnsafePathError(DownloadError):
+    """Something evio-fetch did not make sits where it would write, or a directory on the way
+    leads outside the root: it is refused, never followed."""
+
+    code = "unsafe_path"
+
+
 class DriveError(DownloadError):
     code = "drive_no_link"
 
@@ -219,6 +227,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     ChecksumMismatchError,
     RemoteChangedError,
     UnsafeNameError,
+    UnsafePathError,
     DriveError,
     DriveQuotaError,
     DriveSignInError,

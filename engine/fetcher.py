@@ -23,6 +23,7 @@ from evio_fetch.engine.errors import (
     RemoteChangedError,
     StateError,
     StateVersionError,
+    UnsafePathError,
 )
 from evio_fetch.engine.model import (
     Done,
@@ -30,6 +31,7 @@ from evio_fetch.engine.model import (
     Failed,
     FileSpec,
     Options,
+    Placed,
     Progress,
     Started,
     Verdict,
@@ -39,9 +41,11 @@ from evio_fetch.engine.model import (
 from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe
 from evio_fetch.engine.resume import ResumePoint, saved_version, trusted_point, unchanged, usable
 from evio_fetch.engine.retry import RetryPolicy
+from evio_fetch.engine.safe_paths import check_regular_or_absent
 from evio_fetch.engine.segment_board import BoardShape, SegmentBoard
+from evio_fetch.engine.sidecars import part_path, state_path
 from evio_fetch.engine.state import State
-from evio_fetch.engine.storage import PartFile, part_path, state_path
+from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
 
@@ -53,6 +57,8 @@ class Context:
     options: Options
     emit: Callable[[Event], None]
     verdict: Callable[[int], Awaitable[Verdict]]
+    # Where a file the server named lands (engine.claims decides, in the parent).
+    place: Callable[[int, str, int | None], Awaitable[Placed]]
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -153,7 +159,7 @@ async def _attempt(download: Download, ctx: Context) -> Event:
     resume: _Resume | None = None
     try:
         if target is not None:
-            part = await PartFile.acquire(part_path(target))
+            part = await PartFile.acquire(part_path(target), _root(spec))
             resume = _load_resume(part, target, download, ctx)
             if resume is None and spec.size is not None:
                 part.preallocate(spec.size)  # a full disk shows before any byte is asked for
@@ -167,10 +173,14 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                     reply.status, reply.headers, reply.url, spec, start, open_ended=open_ended
                 )
                 if target is None or part is None:
-                    target = _named_target(spec, probe, reply.url)
-                    if _already_present(target, probe):
+                    name = naming.choose_name(probe.content_disposition, reply.url)
+                    placed = await ctx.place(spec.index, name, probe.total)
+                    if placed.failure is not None:
+                        return Failed(spec.index, placed.failure)
+                    target = Path(placed.target)
+                    if placed.present:
                         return Done(spec.index, "present", str(target), probe.total or 0)
-                    part = await PartFile.acquire(part_path(target))
+                    part = await PartFile.acquire(part_path(target), _root(spec))
                     resume = _load_resume(part, target, download, ctx)
                 if resume is not None and not unchanged(resume.state, probe):
                     ctx.emit(
@@ -185,7 +195,7 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                 return await _download(download, ctx, _Job(target, part, probe, reply, resume))
     except BaseException:
         # Nothing resumable was written (no state beside it): leave no empty file behind.
-        if part is not None and target is not None and not state_path(target).exists():
+        if part is not None and target is not None and not _has_state(target):
             part.discard()
         raise
     finally:
@@ -200,15 +210,16 @@ def _probe_from(resume: _Resume | None) -> tuple[int, str | None]:
     return resume.point.first_gap or 0, saved_version(resume.state).if_range
 
 
-def _named_target(spec: FileSpec, probe: Probe, final_url: str) -> Path:
-    assert spec.output_dir is not None, "a FileSpec has a target or an output_dir"
-    return Path(spec.output_dir) / naming.choose_name(probe.content_disposition, final_url)
+def _root(spec: FileSpec) -> Path | None:
+    """What nothing is written outside of, and no directory made above."""
+    root = spec.root or spec.output_dir
+    return Path(root) if root is not None else None
 
 
-def _already_present(target: Path, probe: Probe) -> bool:
+def _has_state(target: Path) -> bool:
     try:
-        return target.is_file() and probe.total is not None and target.stat().st_size == probe.total
-    except OSError:
+        return check_regular_or_absent(state_path(target))
+    except UnsafePathError:
         return False
 
 
@@ -216,7 +227,8 @@ def _load_resume(part: PartFile, target: Path, download: Download, ctx: Context)
     """What a previous run left beside the target, if it can be trusted; otherwise nothing is
     left there to confuse this run."""
     path = state_path(target)
-    if not ctx.options.resume or download.one_stream or not path.exists():
+    # A state file that is not a regular file of its own is refused here, by name.
+    if not ctx.options.resume or download.one_stream or not check_regular_or_absent(path):
         _start_over(part, target)
         return None
     try:

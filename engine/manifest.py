@@ -244,6 +244,7 @@ def _spec(index: int, entry: _Entry, root: Path) -> FileSpec:
         drive_id=drive_id,
         resource_key=resource_key,
         target=str(target),
+        root=str(root),
         size=_size(f"{at}.size", entry.size),
         sha256=_sha256(f"{at}.sha256", entry.sha256),
     )

@@ -43,7 +43,9 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One file to bring to its place.
 
     ``target`` is the absolute final path when it is known before any request (manifest
-    entries); otherwise the server names the file inside ``output_dir``.
+    entries); otherwise the server names the file inside ``output_dir``. Nothing is written
+    outside ``root`` (the manifest's root; ``output_dir`` when not given), and no directory is
+    made above it.
     """
 
     index: int
@@ -53,6 +55,7 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     resource_key: str | None = None
     target: str | None = None
     output_dir: str | None = None
+    root: str | None = None
     size: int | None = None
     sha256: str | None = None
 
@@ -121,6 +124,15 @@ class Progress(msgspec.Struct, frozen=True, tag=True):
     prefix: int
 
 
+class Named(msgspec.Struct, frozen=True, tag=True):
+    """The server named a file whose name was not known before: where may it land? The
+    parent answers with Placed. ``size``: what the server says, if it does."""
+
+    file: int
+    name: str
+    size: int | None
+
+
 class Written(msgspec.Struct, frozen=True, tag=True):
     """Every byte is on disk and flushed; the worker waits for the parent's verdict."""
 
@@ -153,7 +165,7 @@ class Failed(msgspec.Struct, frozen=True, tag=True):
     failure: Failure
 
 
-Event = Started | Progress | Written | Done | Warned | Failed
+Event = Named | Started | Progress | Written | Done | Warned | Failed
 
 
 class Batch(msgspec.Struct, frozen=True, tag=True):
@@ -174,8 +186,19 @@ class Verdict(msgspec.Struct, frozen=True, tag=True):
     failure: Failure | None = None
 
 
+class Placed(msgspec.Struct, frozen=True, tag=True):
+    """The parent's answer to Named: the file's final path, and whether the file there is
+    already the one the server has (so nothing is fetched)."""
+
+    file: int
+    target: str
+    present: bool = False
+    # Set when no name could be given: the file fails for this reason.
+    failure: Failure | None = None
+
+
 class Stop(msgspec.Struct, frozen=True, tag=True):
     """Stop every download now, keep what was written, and exit."""
 
 
-Command = Job | Verdict | Stop
+Command = Job | Verdict | Placed | Stop

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from evio_fetch.engine.errors import UnsafeNameError
+from evio_fetch.engine.sidecars import sidecar_suffix
 
 # The usual limit on one file name (NAME_MAX) on Linux, macOS and Windows filesystems.
 NAME_MAX_BYTES = 255
@@ -100,13 +101,43 @@ def safe_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     # Keep only the last component: "../../etc/passwd" and "C:\\x\\y.txt" name a file, not
     # where to put it.
     last = re.split(r"[/\\]", cleaned)[-1]
-    result = _cap_bytes(_strip_edges(last), max_bytes)
+    result = _not_a_sidecar(_cap_bytes(_strip_edges(last), max_bytes))
     if not result:
         raise UnsafeNameError(
             f"the server's file name {name!r} leaves nothing usable once made safe",
             "the name comes from Content-Disposition, else from the URL's last path segment",
         )
     return result
+
+
+def _not_a_sidecar(name: str) -> str:
+    """A name that ends like the partial or state file of another download would take its
+    place: its suffix loses the dot ("x.bin.evio-part" becomes "x.bin_evio-part")."""
+    suffix = sidecar_suffix(name)
+    if suffix is None:
+        return name
+    return name[: -len(suffix)] + "_" + name[-len(suffix) + 1 :]
+
+
+def numbered(name: str, number: int) -> str:
+    """The name a download takes when ``name`` is taken: ``data (1).bin``, ``data (2).tar.gz``,
+    as browsers number them, within the length a name may have."""
+    if number == 0:
+        return name
+    stem, extension = _split_extension(name)
+    tag = f" ({number})"
+    room = MAX_NAME_BYTES - len((tag + extension).encode())
+    return stem.encode()[: max(1, room)].decode(errors="ignore") + tag + extension
+
+
+def _split_extension(name: str) -> tuple[str, str]:
+    stem, dot, extension = name.rpartition(".")
+    if not stem or not dot or len(extension.encode()) > _MAX_EXTENSION_BYTES:
+        return name, ""
+    inner, dot2, tar = stem.rpartition(".")
+    if inner and dot2 and tar.lower() == "tar":  # data.tar.gz is data (1).tar.gz
+        return inner, f".tar.{extension}"
+    return stem, f".{extension}"
 
 
 def _is_kept(char: str) -> bool:

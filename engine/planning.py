@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evio_fetch.engine.model import FileSpec, Options, PlanItem
-from evio_fetch.engine.storage import part_path
+from evio_fetch.engine.sidecars import part_path
 from evio_fetch.engine.verify import sha256_file
 
 

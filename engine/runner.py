@@ -11,8 +11,10 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 
-from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError
+from evio_fetch.engine.claims import NameClaims
+from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError, EvioError
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -21,8 +23,10 @@ from evio_fetch.engine.model import (
     FileResult,
     FileSpec,
     Job,
+    Named,
     Options,
     Outcome,
+    Placed,
     PlanItem,
     Progress,
     Started,
@@ -109,6 +113,7 @@ class _Run:
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_out.setblocking(False)
         self._hashes = HashPool()
+        self._claims = NameClaims()
         for item in items:
             if item.action == "skip":
                 self._finish(
@@ -225,7 +230,9 @@ class _Run:
         active = self._active.get(event.file)
         if active is None:
             return
-        if isinstance(event, Started):
+        if isinstance(event, Named):
+            self._on_named(active, event)
+        elif isinstance(event, Started):
             self._on_started(active, event)
         elif isinstance(event, Progress):
             if active.written is None and active.hasher is not None:
@@ -241,6 +248,16 @@ class _Run:
             self._observer.warned(active.spec, scrub_urls(event.message))
         elif isinstance(event, Failed):
             self._fail(event.file, event.failure)
+
+    def _on_named(self, active: _Active, event: Named) -> None:
+        assert active.spec.output_dir is not None, "only a file named by its server asks"
+        directory = Path(active.spec.output_dir)
+        try:
+            target, present = self._claims.claim(directory, event.name, event.size)
+        except EvioError as error:
+            active.worker.send(Placed(event.file, str(directory), failure=to_failure(error)))
+            return
+        active.worker.send(Placed(event.file, str(target), present))
 
     def _on_started(self, active: _Active, event: Started) -> None:
         if active.hasher is not None:

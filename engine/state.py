@@ -13,10 +13,12 @@ from pathlib import Path
 
 import msgspec
 
-from evio_fetch.engine.errors import StateError, StateVersionError
+from evio_fetch.engine.errors import StateError, StateVersionError, UnsafePathError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.redaction import redact_url
-from evio_fetch.engine.storage import STATE_SUFFIX, disk_error, sync_directory
+from evio_fetch.engine.safe_paths import check_regular_or_absent, open_regular
+from evio_fetch.engine.sidecars import STATE_SUFFIX, part_path, temporary_path
+from evio_fetch.engine.storage import disk_error, sync_directory
 
 FORMAT = 1
 
@@ -67,7 +69,7 @@ MODE = 0o600
 def save(path: Path, state: State) -> None:
     """Write ``state`` at ``path`` durably and atomically. A full device raises
     DeviceFullError, and the previous state stays as it was."""
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = temporary_path(path)
     try:
         _write_synced(temporary, _ENCODER.encode(state))
         os.replace(temporary, path)
@@ -96,7 +98,7 @@ def load(path: Path) -> State:
     """The state at ``path``. Raises StateError (with a reason a person can act on) when it
     cannot be used: unreadable, garbage, or written by a newer evio-fetch."""
     try:
-        data = path.read_bytes()
+        data = _read(path)
     except OSError as error:
         raise StateError(f"{path}: cannot read the state file ({error.strerror})") from None
     try:
@@ -112,9 +114,16 @@ def load(path: Path) -> State:
         raise StateError(f"{path}: the state file is damaged ({error})") from None
 
 
+def _read(path: Path) -> bytes:
+    """The file's bytes, read as a regular file of its own: never through a planted link."""
+    fd = open_regular(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
 def discard(path: Path) -> None:
     path.unlink(missing_ok=True)
-    path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+    temporary_path(path).unlink(missing_ok=True)
 
 
 def target_of(state_file: Path) -> Path:
@@ -128,9 +137,16 @@ def target_of(state_file: Path) -> Path:
 
 
 def spec_from_state(state_file: Path) -> FileSpec:
-    """Everything needed to resume the download from its state file alone."""
-    state = load(state_file)
+    """Everything needed to resume the download from its state file alone. The state file,
+    and its target and partial file where they exist, must be regular files of their own:
+    nothing planted beside them is followed."""
     target = target_of(state_file.absolute())
+    try:
+        state = load(state_file)
+        for sibling in (target, part_path(target)):
+            check_regular_or_absent(sibling)
+    except UnsafePathError as error:
+        raise StateError(error.message, error.hint) from None
     return FileSpec(
         index=0,
         # Hidden again: a state file written by an older evio-fetch kept the source as typed.
@@ -139,6 +155,7 @@ def spec_from_state(state_file: Path) -> FileSpec:
         drive_id=state.drive_id,
         resource_key=state.resource_key,
         target=str(target),
+        root=str(target.parent),
         size=state.size,
         sha256=state.sha256,
     )

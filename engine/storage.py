@@ -19,12 +19,11 @@ from evio_fetch.engine.errors import (
     DownloadError,
     EvioError,
 )
+from evio_fetch.engine.safe_paths import check_same_file, make_directories, open_regular
 
-PART_SUFFIX = ".evio-part"
 # A run that was just killed may take a moment to let go of its files: wait that long for
 # the lock before calling the target busy.
 LOCK_WAIT = 2.0
-STATE_SUFFIX = ".evio-state"
 # A file that does not fit leaves less than this free, and the device counts as full: hardly
 # any other file would fit (nor, perhaps, a state file), so the run stops instead of failing
 # the rest one by one.
@@ -33,14 +32,6 @@ DEVICE_FULL_FLOOR = 1024 * 1024
 STAT_BLOCK = 512
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _NOT_SUPPORTED = (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)
-
-
-def part_path(target: Path) -> Path:
-    return target.with_name(target.name + PART_SUFFIX)
-
-
-def state_path(target: Path) -> Path:
-    return target.with_name(target.name + STATE_SUFFIX)
 
 
 def free_space(directory: Path) -> int | None:
@@ -90,13 +81,15 @@ def _too_large(path: Path) -> DiskFullError:
 
 class PartFile:
     """An open, exclusively locked partial file. The lock belongs to this open file, so the
-    kernel drops it when the process dies: no stale lock files to clean up."""
+    kernel drops it when the process dies: no stale lock files to clean up. Its directories
+    are made below ``root`` and it is opened as a regular file of its own, never through
+    anything planted there (engine.safe_paths)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            make_directories(root or path.parent, path.parent)
+            self.fd = open_regular(path, os.O_RDWR | os.O_CREAT)
         except OSError as error:
             raise disk_error(error, path, "creating it") from None
         try:
@@ -109,13 +102,15 @@ class PartFile:
             ) from None
 
     @classmethod
-    async def acquire(cls, path: Path, wait: float = LOCK_WAIT) -> PartFile:
+    async def acquire(
+        cls, path: Path, root: Path | None = None, wait: float = LOCK_WAIT
+    ) -> PartFile:
         deadline = time.monotonic() + wait
         while True:
             try:
                 # Creating a file waits on the file system's journal, which other files'
                 # flushes keep busy: on a thread, the worker's other downloads go on.
-                return await asyncio.to_thread(cls, path)
+                return await asyncio.to_thread(cls, path, root)
             except BusyError:
                 if time.monotonic() >= deadline:
                     raise
@@ -183,8 +178,11 @@ class PartFile:
     def move_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
         """Rename the finished file over ``target`` while still holding the lock, run
         ``cleanup`` (removing what described the partial download) at once, so a kill can
-        hardly fall between the two, then make both durable with one flush of the directory."""
+        hardly fall between the two, then make both durable with one flush of the directory.
+        The part's path must still name the file that was written and hashed: a rename moves
+        a name, not the bytes that were checked."""
         try:
+            check_same_file(self.path, self.fd)
             os.replace(self.path, target)
             if cleanup is not None:
                 cleanup()

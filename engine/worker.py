@@ -19,7 +19,9 @@ from evio_fetch.engine.model import (
     Event,
     Failed,
     Job,
+    Named,
     Options,
+    Placed,
     Progress,
     Stop,
     Verdict,
@@ -70,7 +72,8 @@ class Worker:
         self._encoder = msgspec.msgpack.Encoder()
         self._downloads: dict[int, Download] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._verdicts: dict[int, asyncio.Future[Verdict]] = {}
+        # The parent's answer each file is waiting for: a Verdict, or where it may land.
+        self._answers: dict[int, asyncio.Future[Verdict | Placed]] = {}
         self._reported: dict[int, Progress] = {}
         self._stopping = asyncio.Event()
 
@@ -79,7 +82,9 @@ class Worker:
         loop.add_reader(self._conn.fileno(), self._on_command)
         try:
             async with Transport(self._options, self._pace) as transport:
-                self._context = Context(transport, self._options, self._send, self._verdict)
+                self._context = Context(
+                    transport, self._options, self._send, self._verdict, self._place
+                )
                 reporter = asyncio.create_task(self._report_progress())
                 await self._stopping.wait()
                 reporter.cancel()
@@ -96,8 +101,8 @@ class Worker:
             return
         if isinstance(command, Job):
             self._start(command)
-        elif isinstance(command, Verdict):
-            future = self._verdicts.pop(command.file, None)
+        elif isinstance(command, Verdict | Placed):
+            future = self._answers.pop(command.file, None)
             if future is not None and not future.done():
                 future.set_result(command)
         elif isinstance(command, Stop):
@@ -120,9 +125,21 @@ class Worker:
             self._reported.pop(index, None)
         self._send(event)
 
-    def _verdict(self, index: int) -> asyncio.Future[Verdict]:
-        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        self._verdicts[index] = future
+    async def _verdict(self, index: int) -> Verdict:
+        answer = await self._answer(index)
+        assert isinstance(answer, Verdict), "the parent answers Written with a Verdict"
+        return answer
+
+    async def _place(self, index: int, name: str, size: int | None) -> Placed:
+        answer = self._answer(index)
+        self._send(Named(index, name, size))
+        placed = await answer
+        assert isinstance(placed, Placed), "the parent answers Named with Placed"
+        return placed
+
+    def _answer(self, index: int) -> asyncio.Future[Verdict | Placed]:
+        future: asyncio.Future[Verdict | Placed] = asyncio.get_running_loop().create_future()
+        self._answers[index] = future
         return future
 
     def _send(self, event: Event) -> None:

@@ -26,7 +26,8 @@ from disk_image import ext4_image
 from faults import KIB, MIB, ClaimSize, FaultServer, Reset, Served, Stall, Unframed
 from support import cli_command, leftovers, run_cli, start_cli, wait_until
 
-from evio_fetch.engine.storage import DEVICE_FULL_FLOOR, part_path, state_path
+from evio_fetch.engine.sidecars import part_path, state_path
+from evio_fetch.engine.storage import DEVICE_FULL_FLOOR
 
 IMAGE_SIZE = 64 * MIB
 TIB = 1024**4

@@ -69,6 +69,7 @@ def test_the_spec_example(tmp_path: Path) -> None:
                 label="evio/data/fan/fan_const_rpm.dat",
                 drive_id=FILE_ID,
                 target=str(tmp_path.resolve() / "evio/data/fan/fan_const_rpm.dat"),
+                root=str(tmp_path.resolve()),
                 size=212336640,
                 sha256=SHA,
             )
@@ -108,7 +109,8 @@ ONE_ENTRY = [
 def test_one_entry(tmp_path: Path, item: dict[str, Any], fields: dict[str, Any]) -> None:
     (spec,) = decode(document(item), tmp_path).entries
     target = str(tmp_path.resolve() / "evio/x.dat")
-    assert spec == FileSpec(index=0, label="evio/x.dat", target=target, **fields)
+    root = str(tmp_path.resolve())
+    assert spec == FileSpec(index=0, label="evio/x.dat", target=target, root=root, **fields)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,118 @@
+"""Opening and creating what evio-fetch writes, without ever being led outside the root by a
+file planted on the way: a symbolic link, a hard link, a directory or a FIFO where a partial
+or state file goes, or a symlinked directory between the root and the target.
+
+Every path is checked where it is opened, on the descriptor: ``O_NOFOLLOW`` refuses a link,
+``fstat`` refuses anything but a regular file with one name. Directories are made one level
+at a time, each checked before the next is made inside it."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from contextlib import suppress
+from pathlib import Path
+
+from evio_fetch.engine.errors import UnsafePathError
+
+_REFUSE_HINT = (
+    "evio-fetch did not make it and will not write through it; move it away if it is yours, "
+    "then run again"
+)
+
+
+def unsafe(path: Path, what: str) -> UnsafePathError:
+    return UnsafePathError(f"{path}: {what}", _REFUSE_HINT)
+
+
+def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` for a file beside a target: never through a symlink, and only a regular
+    file with no other name (writing to a planted hard link would change the file it shares
+    its bytes with). Raises UnsafePathError for anything else, OSError for the rest."""
+    try:
+        # O_NONBLOCK: opening a planted FIFO must not wait for a writer.
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise unsafe(path, "is a symbolic link") from None
+        if error.errno == errno.EISDIR:
+            raise unsafe(path, "is a directory") from None
+        raise
+    try:
+        _check_regular(path, os.fstat(fd))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise unsafe(path, f"is not a regular file ({_kind(info.st_mode)})")
+    if info.st_nlink > 1:
+        raise unsafe(path, f"has {info.st_nlink - 1} other hard link(s)")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "a device"
+
+
+def check_regular_or_absent(path: Path) -> bool:
+    """True when ``path`` is a regular file with one name, False when nothing is there;
+    raises UnsafePathError for a link, a directory or anything else."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        raise unsafe(path, "is a symbolic link")
+    _check_regular(path, info)
+    return True
+
+
+def make_directories(root: Path, directory: Path) -> None:
+    """Make ``directory`` and its missing parents below ``root`` (which must exist or is made
+    as the user's own choice), never inside a symlinked directory that leads outside
+    ``root``: each level is checked before the next is made in it."""
+    root.mkdir(parents=True, exist_ok=True)
+    real_root = Path(os.path.realpath(root))
+    current = root
+    for part in _parts_below(root, directory):
+        current = current / part
+        with suppress(FileExistsError):
+            current.mkdir()
+        if not _inside(Path(os.path.realpath(current)), real_root):
+            raise unsafe(current, f"leads outside {root} (a symbolic link)")
+        if not current.is_dir():
+            raise unsafe(current, "is not a directory")
+
+
+def _parts_below(root: Path, directory: Path) -> tuple[str, ...]:
+    try:
+        return directory.relative_to(root).parts
+    except ValueError:
+        raise unsafe(directory, f"is not inside {root}") from None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def check_same_file(path: Path, fd: int) -> None:
+    """Raise unless ``path`` still names the file open as ``fd``: what was checked and hashed
+    is what a rename will move."""
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        raise unsafe(path, "was removed while it was being written") from None
+    held = os.fstat(fd)
+    if (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino):
+        raise unsafe(path, "was replaced by another file while it was being written")
