@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from evio_fetch.engine.blocks import BlockDigests
 from evio_fetch.engine.content_range import content_length, parse_content_range, range_header
-from evio_fetch.engine.drive_pages import is_html_page
+from evio_fetch.engine.drive_gate import DriveGate
+from evio_fetch.engine.drive_pages import MAX_PAGE_BYTES, is_html_page, throttle_from
 from evio_fetch.engine.errors import (
     BodyLengthError,
     DiskFullError,
     DriveError,
+    DriveThrottledError,
     EvioError,
+    HTTPStatusError,
     RangeError,
     RangesIgnoredError,
     RemoteChangedError,
@@ -26,7 +30,7 @@ from evio_fetch.engine.errors import (
 from evio_fetch.engine.model import Options
 from evio_fetch.engine.probe import status_error
 from evio_fetch.engine.representation import Representation
-from evio_fetch.engine.retry import RetryPolicy
+from evio_fetch.engine.retry import RetryPolicy, retry_after
 from evio_fetch.engine.segment_board import UNBOUNDED, Segment, SegmentBoard
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
@@ -47,6 +51,25 @@ class Pending:
 
 
 @dataclass(slots=True)
+class ConnectionLimit:
+    """How many connections a file may hold. A server that throttles (429, Google's
+    "automated queries" page) says it takes fewer: the limit falls to the connections it
+    still serves, and is not raised again for this file."""
+
+    limit: int
+    active: int = 0
+    streaming: int = 0
+
+    def lower(self) -> None:
+        served = self.streaming or self.limit  # none streaming says nothing of how many it serves
+        self.limit = max(1, min(self.limit, served, self.active - 1))
+
+    @property
+    def over(self) -> bool:
+        return self.active > self.limit
+
+
+@dataclass(slots=True)
 class FileWork:
     """What every connection of one file shares."""
 
@@ -60,7 +83,11 @@ class FileWork:
     representation: Representation
     # False: the server ignores ranges, and the file is one stream from its first byte.
     ranged: bool
+    label: str = ""
     rng: random.Random = field(default_factory=random.Random)
+    connections: ConnectionLimit = field(default_factory=lambda: ConnectionLimit(1))
+    # Google Drive's budget for this machine, for a Drive source (engine.drive_gate).
+    gate: DriveGate | None = None
     # For sources whose URL expires (Google Drive): asks for a fresh URL to the same bytes.
     refresh: Callable[[], Awaitable[str]] | None = None
     renewals: int = 0
@@ -82,6 +109,7 @@ class FileWork:
 
 async def run_connections(work: FileWork, pending: Pending | None) -> None:
     count = work.options.segments if work.ranged else 1
+    work.connections = ConnectionLimit(count)
     firsts: list[tuple[Segment, Pending | None]] = []
     if pending is not None:
         firsts.append((pending.segment, pending))
@@ -117,14 +145,25 @@ def _most_telling(failures: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def _connection(work: FileWork, segment: Segment | None, first: Pending | None) -> None:
-    """One connection's life: the segment it was given, then whatever the board hands it."""
-    while segment is not None:
-        try:
-            await _fill_segment(work, segment, first)
-        finally:
-            work.board.release(segment)
-        first = None
-        segment = work.board.claim() if work.ranged else None
+    """One connection's life: the segment it was given, then whatever the board hands it,
+    until nothing is left or the server wants fewer connections."""
+    work.connections.active += 1
+    try:
+        while segment is not None:
+            try:
+                await _fill_segment(work, segment, first)
+            finally:
+                work.board.release(segment)
+            first = None
+            segment = work.board.claim() if work.ranged and not work.connections.over else None
+    except _Leave:
+        pass  # its segment is free again: the connections that stay take it
+    finally:
+        work.connections.active -= 1
+
+
+class _Leave(Exception):
+    """This connection ends: the server throttles, and the others are enough."""
 
 
 async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None) -> None:
@@ -133,22 +172,45 @@ async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None)
         before = segment.pos
         try:
             if first is not None:
-                await _pump(work, first.reply, segment, first.stop)
+                await _streaming(work, _pump(work, first.reply, segment, first.stop))
             else:
                 await _request_span(work, segment)
-        except _Expired as expired:
-            await work.renew(expired.url)
         except EvioError as error:
-            if not work.ranged:
-                raise  # one stream cannot continue mid-body: the file starts again
             if segment.pos > before:
                 policy = policy.after_progress()
-            policy = policy.increment(error)
-            await asyncio.sleep(policy.pause(error, work.rng))
+            policy = await _recover(work, policy, error)
         finally:
             if first is not None:
                 first.reply.abandon()
             first = None
+
+
+async def _recover(work: FileWork, policy: RetryPolicy, error: EvioError) -> RetryPolicy:
+    """After a failed request: renew an expired link, or wait and try again (fewer
+    connections when the server throttles); raises when the file must give up."""
+    if isinstance(error, _Expired):
+        try:
+            await work.renew(error.url)
+            return policy
+        except EvioError as renewal:
+            error = renewal
+    if not work.ranged:
+        raise error  # one stream cannot continue mid-body: the file starts again
+    if is_throttle(error):
+        if work.gate is not None:
+            work.gate.throttled(retry_after(error))
+        work.connections.lower()
+        if work.connections.over:
+            raise _Leave
+    policy = policy.increment(error)
+    await asyncio.sleep(policy.pause(error, work.rng))
+    return policy
+
+
+def is_throttle(error: EvioError) -> bool:
+    return isinstance(error, DriveThrottledError) or (
+        isinstance(error, HTTPStatusError) and error.status == 429
+    )
 
 
 async def _request_span(work: FileWork, segment: Segment) -> None:
@@ -158,11 +220,38 @@ async def _request_span(work: FileWork, segment: Segment) -> None:
     if validator:
         headers["If-Range"] = validator
     url = work.url
-    async with work.transport.get(url, headers) as reply:
+    async with (
+        work.gate.place() if work.gate is not None else nullcontext(),
+        work.transport.get(url, headers) as reply,
+    ):
+        await _refuse_throttling(work, reply)
         if work.refresh is not None and (reply.status in (401, 403) or is_html_page(reply.headers)):
             raise _Expired(url)
         check_span(reply, work, segment.pos, stop - 1)
-        await _pump(work, reply, segment, stop)
+        await _streaming(work, _pump(work, reply, segment, stop))
+
+
+async def _refuse_throttling(work: FileWork, reply: Reply) -> None:
+    """Raise when the answer says the server throttles this client: a 429, or (from Google
+    Drive) an error page saying "automated queries"."""
+    drive_page = work.refresh is not None and reply.status >= 400 and is_html_page(reply.headers)
+    if reply.status != 429 and not drive_page:
+        return
+    body = await reply.read(MAX_PAGE_BYTES) if drive_page else None
+    throttled = throttle_from(reply.status, reply.headers, body, label=work.label)
+    if throttled is not None:
+        raise throttled
+    if reply.status == 429:
+        raise status_error(reply.status, reply.headers, reply.url)
+
+
+async def _streaming(work: FileWork, body: Awaitable[None]) -> None:
+    """Count the connection as one the server serves while ``body`` is read."""
+    work.connections.streaming += 1
+    try:
+        await body
+    finally:
+        work.connections.streaming -= 1
 
 
 class _Expired(EvioError):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
 from evio_fetch.engine.connections import CHANGED_HINT, FileWork, Pending, run_connections
 from evio_fetch.engine.content_range import parse_content_range
+from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.errors import (
     EvioError,
     RangesIgnoredError,
@@ -38,7 +39,7 @@ from evio_fetch.engine.model import (
     Warned,
     Written,
 )
-from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe
+from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe, status_error
 from evio_fetch.engine.resume import ResumePoint, saved_version, trusted_point, unchanged, usable
 from evio_fetch.engine.retry import RetryPolicy
 from evio_fetch.engine.safe_paths import check_regular_or_absent
@@ -59,6 +60,8 @@ class Context:
     verdict: Callable[[int], Awaitable[Verdict]]
     # Where a file the server named lands (engine.claims decides, in the parent).
     place: Callable[[int, str, int | None], Awaitable[Placed]]
+    # What Google Drive allows this machine, shared by every worker.
+    drive_gate: DriveGate | None = None
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -102,13 +105,20 @@ class _Job:
     checkpoint: Checkpoint | None = None
 
 
-def open_source(
+@asynccontextmanager
+async def open_source(
     ctx: Context, spec: FileSpec, headers: Mapping[str, str]
-) -> AbstractAsyncContextManager[Reply]:
-    """The reply to ``headers`` from the file's source: its URL, or Drive's flow for its ID."""
+) -> AsyncIterator[Reply]:
+    """The reply to ``headers`` from the file's source: its URL, or Drive's flow for its ID
+    (once any pause Drive asked of this machine is over)."""
     if spec.url is not None:
-        return ctx.transport.get(spec.url, headers)
-    return drive.open_file(ctx.transport, spec, ctx.options.drive_url, headers)
+        async with ctx.transport.get(spec.url, headers) as reply:
+            yield reply
+        return
+    if ctx.drive_gate is not None:
+        await ctx.drive_gate.wait()
+    async with drive.open_file(ctx.transport, spec, ctx.options.drive_url, headers) as reply:
+        yield reply
 
 
 async def _fresh_drive_url(ctx: Context, spec: FileSpec, total: int | None) -> str:
@@ -116,6 +126,8 @@ async def _fresh_drive_url(ctx: Context, spec: FileSpec, total: int | None) -> s
     async with open_source(ctx, spec, {"Range": "bytes=0-0"}) as reply:
         span = parse_content_range(reply.headers.get("Content-Range"))
         reply.abandon()
+        if reply.status >= 400:
+            raise status_error(reply.status, reply.headers, reply.url)
         if reply.status != 206 or span is None or span.total != total:
             raise RemoteChangedError(
                 f"{spec.label}: the file changed on Google Drive during the download",
@@ -347,7 +359,9 @@ async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
         digests=job.digests,
         representation=job.probe.representation,
         ranged=job.probe.ranged,
+        label=download.spec.label,
         rng=ctx.rng,
+        gate=ctx.drive_gate if download.spec.url is None else None,
     )
     if download.spec.url is None:
         total = job.probe.total

@@ -11,6 +11,7 @@ from multiprocessing.process import BaseProcess
 
 import msgspec
 
+from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.model import Batch, Command, Options, Stop
 from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.worker_entry import start
@@ -44,19 +45,27 @@ class WorkerHandle:
         return batches
 
 
-def shared_pace(options: Options) -> SharedPace | None:
-    """The one budget all workers of a run draw from under ``--max-speed``."""
-    if options.max_speed is None:
-        return None
-    return SharedPace(options.max_speed, multiprocessing.get_context("spawn"))
+@dataclass(frozen=True)
+class SharedBudgets:
+    """What every worker of a run draws from together: the ``--max-speed`` budget, and what
+    Google Drive allows this machine (engine.drive_gate)."""
+
+    pace: SharedPace | None
+    drive: DriveGate
 
 
-def start_worker(options: Options, pace: SharedPace | None = None) -> WorkerHandle:
+def shared_budgets(options: Options) -> SharedBudgets:
+    context = multiprocessing.get_context("spawn")
+    pace = None if options.max_speed is None else SharedPace(options.max_speed, context)
+    return SharedBudgets(pace, DriveGate(context))
+
+
+def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
     context = multiprocessing.get_context("spawn")
     parent_end, child_end = context.Pipe(duplex=True)
     process = context.Process(
         target=start,
-        args=(child_end, msgspec.msgpack.encode(options), pace),
+        args=(child_end, msgspec.msgpack.encode(options), budgets),
         name="evio-fetch worker",
         daemon=True,
     )
@@ -71,7 +80,7 @@ class Launch:
     imports) overlaps the parent's own. The run adopts them; ``release`` stops any that
     no run took."""
 
-    pace: SharedPace | None
+    budgets: SharedBudgets
     workers: list[WorkerHandle]
 
     def adopt(self) -> list[WorkerHandle]:
@@ -83,8 +92,8 @@ class Launch:
 
 
 def launch(options: Options, count: int = 1) -> Launch:
-    pace = shared_pace(options)
-    return Launch(pace, [start_worker(options, pace) for _ in range(count)])
+    budgets = shared_budgets(options)
+    return Launch(budgets, [start_worker(options, budgets) for _ in range(count)])
 
 
 def stop_workers(workers: list[WorkerHandle]) -> None:

@@ -41,7 +41,7 @@ from evio_fetch.engine.pool import (
     Launch,
     WorkerHandle,
     kill_workers,
-    shared_pace,
+    shared_budgets,
     start_worker,
     stop_workers,
 )
@@ -86,7 +86,7 @@ def run(
     began = time.monotonic()
     items = plan(specs, options) if planned is None else planned
     observer.planned(items)
-    run_ = _Run(options, observer, items, launched or Launch(shared_pace(options), []))
+    run_ = _Run(options, observer, items, launched or Launch(shared_budgets(options), []))
     interrupted = False
     try:
         run_.loop()
@@ -108,7 +108,7 @@ class _Run:
         self._queue = deque(item.spec for item in items if item.action != "skip")
         self._active: dict[int, _Active] = {}
         self._workers: list[WorkerHandle] = launched.adopt()
-        self._pace = launched.pace
+        self._budgets = launched.budgets
         self._device_full: Failure | None = None
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_out.setblocking(False)
@@ -195,7 +195,7 @@ class _Run:
         idle = min(self._workers, key=lambda w: len(w.files), default=None)
         wanted = min(self._options.workers, self._options.concurrency)
         if idle is None or (idle.files and len(self._workers) < wanted):
-            idle = start_worker(self._options, self._pace)
+            idle = start_worker(self._options, self._budgets)
             self._workers.append(idle)
         return idle
 

@@ -27,7 +27,7 @@ from evio_fetch.engine.model import (
     Verdict,
     to_failure,
 )
-from evio_fetch.engine.pacing import SharedPace
+from evio_fetch.engine.pool import SharedBudgets
 from evio_fetch.engine.transport import Transport
 
 # A few progress messages per second per worker: enough for a smooth display, and no
@@ -35,12 +35,12 @@ from evio_fetch.engine.transport import Transport
 REPORT_INTERVAL = 0.25
 
 
-def worker_main(conn: Connection, options: bytes, pace: SharedPace | None = None) -> None:
+def worker_main(conn: Connection, options: bytes, budgets: SharedBudgets) -> None:
     """Process entry point (spawned by the runner)."""
     # Ctrl-C reaches the whole process group; the parent decides what it means and tells us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _tune_allocator()
-    worker = Worker(conn, msgspec.msgpack.decode(options, type=Options), pace)
+    worker = Worker(conn, msgspec.msgpack.decode(options, type=Options), budgets)
     try:
         import uvloop  # noqa: PLC0415  (imported here: the parent never needs it)
 
@@ -64,10 +64,10 @@ def _tune_allocator() -> None:
 
 
 class Worker:
-    def __init__(self, conn: Connection, options: Options, pace: SharedPace | None) -> None:
+    def __init__(self, conn: Connection, options: Options, budgets: SharedBudgets) -> None:
         self._conn = conn
         self._options = options
-        self._pace = pace
+        self._budgets = budgets
         self._decoder = msgspec.msgpack.Decoder(Command)
         self._encoder = msgspec.msgpack.Encoder()
         self._downloads: dict[int, Download] = {}
@@ -81,9 +81,14 @@ class Worker:
         loop = asyncio.get_running_loop()
         loop.add_reader(self._conn.fileno(), self._on_command)
         try:
-            async with Transport(self._options, self._pace) as transport:
+            async with Transport(self._options, self._budgets.pace) as transport:
                 self._context = Context(
-                    transport, self._options, self._send, self._verdict, self._place
+                    transport,
+                    self._options,
+                    self._send,
+                    self._verdict,
+                    self._place,
+                    drive_gate=self._budgets.drive,
                 )
                 reporter = asyncio.create_task(self._report_progress())
                 await self._stopping.wait()

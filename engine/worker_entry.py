@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 import sys
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
-from evio_fetch.engine.pacing import SharedPace
+if TYPE_CHECKING:
+    from evio_fetch.engine.pool import SharedBudgets
 
 
-def start(conn: Connection, options: bytes, pace: SharedPace | None) -> None:
+def start(conn: Connection, options: bytes, budgets: SharedBudgets) -> None:
     from evio_fetch.engine.worker import worker_main  # noqa: PLC0415  (only in the worker)
 
-    worker_main(conn, options, pace)
+    worker_main(conn, options, budgets)
     # Every file is closed and every thread joined by now. The interpreter's own teardown
     # (freeing thousands of objects and modules) would only delay the parent's exit.
     for stream in (sys.stdout, sys.stderr):

@@ -115,6 +115,9 @@ class DriveEmulator(DriveControls, ListeningServer):
         self.page_pause = 0.02
         self.page_padding = 0
         """Make every HTML page about this many bytes larger (a comment before ``</body>``)."""
+        self.max_connections: int | None = None
+        """Byte responses sent at once to this client, all files together; one more is
+        answered 429 with the "automated queries" page, as a file's own cap is."""
         self.stats = DriveStats()
         self._routes = DriveRoutes(self, self._state, self.stats)
 

@@ -39,6 +39,7 @@ class DriveSettings(ByteSettings, PageSettings, Protocol):
 
     prefix: str
     browser_inputs: bool
+    max_connections: int | None
 
     @property
     def base_url(self) -> str: ...
@@ -222,7 +223,8 @@ class DriveRoutes:
             refusal = self._error(416, "unsatisfiable", entry.file_id)
             refusal.headers[hdrs.CONTENT_RANGE] = unsatisfied_range(entry.size)
             return refusal
-        if not self._stats._stream_started(entry.file_id, entry.max_connections):
+        caps = (entry.max_connections, self._settings.max_connections)
+        if not self._stats._stream_started(entry.file_id, *caps):
             return self._throttled(entry.file_id)
         try:
             return await self._bytes.send(request, entry, span)

@@ -134,13 +134,18 @@ class DriveStats:
         with self._lock:
             self._bytes_sent += n
 
-    def _stream_started(self, file_id: str, cap: int | None = None) -> bool:
-        """Count a byte response of ``file_id`` as being sent, unless ``cap`` of them already
-        are: then it is refused (False). Checked and counted at once, so no two requests
-        racing for the last place both get it."""
+    def _stream_started(
+        self, file_id: str, cap: int | None = None, total_cap: int | None = None
+    ) -> bool:
+        """Count a byte response of ``file_id`` as being sent, unless ``cap`` of them (or
+        ``total_cap`` of all files') already are: then it is refused (False). Checked and
+        counted at once, so no two requests racing for the last place both get it."""
         with self._lock:
             before = self._streams.get(file_id, 0)
-            if cap is not None and before >= cap:
+            everyone = sum(self._streams.values())
+            if (cap is not None and before >= cap) or (
+                total_cap is not None and everyone >= total_cap
+            ):
                 self._note(file_id, "refused", before)
                 return False
             self._streams[file_id] = before + 1

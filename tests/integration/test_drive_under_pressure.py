@@ -168,3 +168,48 @@ def test_a_file_throttled_on_every_attempt_fails_once_without_a_storm(
     assert drive.stats.snapshot().requests_by_id[FILE] == {"throttled": 3}
     failures = [line for line in stderr.splitlines() if "throttling" in line]
     assert len(failures) == 1 and failures[0].startswith(f"FAILED data/{FILE}.dat"), stderr
+
+
+def test_a_per_file_connection_cap_lowers_the_connections_and_lands_whole(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    """Drive serves two byte responses of the file at once and answers a third with 429 and
+    its "automated queries" page. Eight connections asked for: the file lands whole, as a
+    throttle (never a changed file), and once the first refusal is back the client opens no
+    more than the cap: the few refusals after it are requests already under way then."""
+    size = 24 * MIB
+    drive.emulator.rate_per_connection = 8 * MIB
+    drive.add(FILE, generated_bytes(FILE, size), "fan.dat", large=True, max_connections=2)
+    status, report, stderr = fetch(tmp_path, drive, [FILE], "--segments", "8")
+    assert status == 0, stderr
+    assert report["files"][0]["outcome"] == "downloaded"
+    assert landed(tmp_path, FILE) == generated_bytes(FILE, size)
+    log = [e for e in drive.stats.snapshot().stream_log if e.file_id == FILE]
+    refused = [e for e in log if e.change == "refused"]
+    assert refused, "the cap never refused a connection: nothing was tested"
+    assert max(e.open for e in log) <= 2
+    # Eight requests at most were ever under way: at most six refusals, not one per retry.
+    assert len(refused) <= 6, [(round(e.at, 3), e.change, e.open) for e in log]
+
+
+def test_drive_throttling_one_file_slows_every_worker(
+    tmp_path: Path, drive: DriveEmulatorThread
+) -> None:
+    """Drive takes three byte responses at once from this machine, whatever the file; two
+    files, two workers, four connections each. Both land whole, and the refusals are the
+    requests under way when the first came back, not a storm from the other worker."""
+    size = 16 * MIB
+    drive.emulator.rate_per_connection = 8 * MIB
+    drive.emulator.max_connections = 3
+    drive.add(FILE, generated_bytes(FILE, size), "fan.dat", large=True)
+    drive.add(OTHER, generated_bytes(OTHER, size), "car.dat", large=True)
+    args = ("--segments", "4", "--concurrency", "2", "--workers", "2")
+    status, report, stderr = fetch(tmp_path, drive, [FILE, OTHER], *args)
+    assert status == 0, stderr
+    assert [f["outcome"] for f in report["files"]] == ["downloaded", "downloaded"]
+    assert landed(tmp_path, FILE) == generated_bytes(FILE, size)
+    assert landed(tmp_path, OTHER) == generated_bytes(OTHER, size)
+    log = drive.stats.snapshot().stream_log
+    refused = [e for e in log if e.change == "refused"]
+    assert refused, "the cap never refused a connection: nothing was tested"
+    assert len(refused) <= 8, [(round(e.at, 3), e.file_id[:4], e.change, e.open) for e in log]
