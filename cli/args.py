@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--verify",
         action="store_true",
-        help="also check the SHA256 of files already present before skipping them",
+        help="also check the SHA256 (and the manifest's checksum, e.g. MD5) of files already "
+        "present before skipping them",
     )
     add(
         "--dry-run",

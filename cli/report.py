@@ -69,6 +69,8 @@ class JsonFile(msgspec.Struct, frozen=True):
     error: JsonError | None
     # False when nothing stated the size of a downloaded file (docs/json.md).
     size_verified: bool
+    # "md5:…": the manifest's checksum other than SHA256, as found (docs/json.md).
+    checksum: str | None
 
 
 class JsonSummary(msgspec.Struct, frozen=True):
@@ -111,6 +113,7 @@ def _json_file(result: FileResult) -> JsonFile:
         sha256=result.sha256,
         error=error,
         size_verified=result.size_verified,
+        checksum=None if result.checksum is None else str(result.checksum),
     )
 
 

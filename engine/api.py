@@ -90,8 +90,9 @@ class Report:
 
     results: tuple[FileResult, ...]
     """Per file: its spec, outcome (``downloaded``, ``present``, ``failed`` or ``skipped``),
-    final path, bytes, seconds, SHA256 and, when it failed, a ``Failure`` with a stable
-    ``code`` (docs/errors.md), a message and a hint."""
+    final path, bytes, seconds, SHA256, the manifest's other checksum (``checksum``) and,
+    when it failed, a ``Failure`` with a stable ``code`` (docs/errors.md), a message and a
+    hint."""
     seconds: float
     """How long the run took, planning included."""
     warnings: tuple[str, ...] = field(default=())
@@ -157,7 +158,8 @@ def fetch(
         workers: worker processes, 1 to 64 (default: the number of CPUs).
         retries: attempts per request for transient failures, 0 to 1000.
         timeout: seconds without receiving anything before a connection is abandoned.
-        verify: also check the SHA256 of files already present before skipping them.
+        verify: also check the SHA256 (and the manifest's other checksum) of files already
+            present before skipping them.
         resume: continue partial downloads (False: discard them and start from zero).
         max_speed: one cap on the total rate, in bytes per second or as ``"20M"``.
         on_progress: called with a :class:`Progress` on the calling thread: once when the

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from evio_fetch.engine.checksums import ALGORITHMS, Checksum, parse_checksum
 from evio_fetch.engine.drive_links import DriveRef, parse_drive_link
 from evio_fetch.engine.errors import ManifestError
 from evio_fetch.engine.model import FileSpec
@@ -36,6 +37,9 @@ _FIELD_HINTS = {
     "url": "give an http(s) URL, or a Drive file id under id",
     "size": "give the size in bytes as a whole number, or 0 (or leave it out) if unknown",
     "sha256": 'give the SHA256 as 64 hexadecimal digits, or "" (or leave it out) if unknown',
+    "checksum": f'give the checksum as "ALGORITHM:HEX" with ALGORITHM one of '
+    f'{", ".join(ALGORITHMS)} (e.g. "md5:9e107d9d372bb6826bd81d3542a419d6"), or "" '
+    "(or leave it out) if unknown",
     "name": "give name as a string, or leave it out",
     "version": 'give version as a string, e.g. "1.0"',
     "source": "give source as a string, or leave it out",
@@ -51,6 +55,7 @@ class _Entry(msgspec.Struct):
     name: str | None = None
     size: int | None = None
     sha256: str | None = None
+    checksum: str | None = None
 
 
 class _Document(msgspec.Struct):
@@ -237,6 +242,7 @@ def _spec(index: int, entry: _Entry, root: Path) -> FileSpec:
     path_text = _check_path_text(f"{at}.path", entry.path)
     target = _target(f"{at}.path", path_text, root)
     url, drive_id, resource_key = _source(at, entry)
+    sha256, checksum = _hashes(at, entry)
     return FileSpec(
         index=index,
         label=path_text,
@@ -246,7 +252,8 @@ def _spec(index: int, entry: _Entry, root: Path) -> FileSpec:
         target=str(target),
         root=str(root),
         size=_size(f"{at}.size", entry.size),
-        sha256=_sha256(f"{at}.sha256", entry.sha256),
+        sha256=sha256,
+        checksum=checksum,
     )
 
 
@@ -313,6 +320,31 @@ def _size(where: str, value: int | None) -> int | None:
     if value > _MAX_SIZE:
         raise _Invalid(where, f"{value} is larger than any file can be", "size")
     return value
+
+
+def _hashes(at: str, entry: _Entry) -> tuple[str | None, Checksum | None]:
+    """The entry's SHA256 and other checksum; a SHA256 given as ``checksum`` is its SHA256."""
+    sha256 = _sha256(f"{at}.sha256", entry.sha256)
+    checksum = _checksum(f"{at}.checksum", entry.checksum)
+    if checksum is None or checksum.algorithm != "sha256":
+        return sha256, checksum
+    if sha256 is not None and sha256 != checksum.hex:
+        raise _Invalid(
+            f"{at}.checksum",
+            f"{checksum} differs from the entry's sha256 {sha256}",
+            "checksum",
+            "keep one of the two, or make them agree",
+        )
+    return checksum.hex, None
+
+
+def _checksum(where: str, value: str | None) -> Checksum | None:
+    if not value:
+        return None
+    try:
+        return parse_checksum(value)
+    except ValueError as error:
+        raise _Invalid(where, str(error), "checksum") from None
 
 
 def _sha256(where: str, value: str | None) -> str | None:

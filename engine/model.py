@@ -9,6 +9,7 @@ from typing import Literal
 
 import msgspec
 
+from evio_fetch.engine.checksums import Checksum
 from evio_fetch.engine.errors import EvioError
 from evio_fetch.engine.redaction import scrub_urls
 
@@ -45,7 +46,8 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     ``target`` is the absolute final path when it is known before any request (manifest
     entries); otherwise the server names the file inside ``output_dir``. Nothing is written
     outside ``root`` (the manifest's root; ``output_dir`` when not given), and no directory is
-    made above it.
+    made above it. ``checksum`` is a digest the file must have besides ``sha256``, in another
+    algorithm (e.g. MD5).
     """
 
     index: int
@@ -58,6 +60,7 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     root: str | None = None
     size: int | None = None
     sha256: str | None = None
+    checksum: Checksum | None = None
 
 
 class Failure(msgspec.Struct, frozen=True):
@@ -97,6 +100,8 @@ class FileResult(msgspec.Struct, frozen=True, kw_only=True):
     bytes: int = 0
     seconds: float = 0.0
     sha256: str | None = None
+    # The spec's checksum as found in the bytes (present files: as the spec gives it).
+    checksum: Checksum | None = None
     failure: Failure | None = None
     # See Done.size_verified.
     size_verified: bool = True

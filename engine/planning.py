@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from evio_fetch.engine.checksums import expected, first_mismatch
 from evio_fetch.engine.model import FileSpec, Options, PlanItem
 from evio_fetch.engine.sidecars import part_path
-from evio_fetch.engine.verify import sha256_file
+from evio_fetch.engine.verify import file_digests
 
 
 def plan(specs: Sequence[FileSpec], options: Options) -> list[PlanItem]:
@@ -34,8 +35,9 @@ def _why_refetch(spec: FileSpec, target: Path, options: Options) -> str | None:
     size = target.stat().st_size
     if spec.size is not None and size != spec.size:
         return f"present with {size} bytes, expected {spec.size}"
+    wanted = expected(spec.sha256, spec.checksum)
     # Without a size to compare, a known hash is the only way to tell a truncated file.
-    check_hash = spec.sha256 is not None and (options.verify or spec.size is None)
-    if check_hash and sha256_file(target) != spec.sha256:
-        return "present but its SHA256 differs"
-    return None
+    if not wanted or not (options.verify or spec.size is None):
+        return None
+    mismatch = first_mismatch(wanted, file_digests(target, (c.algorithm for c in wanted)))
+    return None if mismatch is None else f"present but its {mismatch[0].shown} differs"

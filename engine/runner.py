@@ -1,7 +1,7 @@
 """The parent side of a run: plan, hand files to worker processes (at most ``concurrency``
-downloading across all of them), follow their progress, check each file's SHA256 while it
-arrives, and give the verdict that lets a worker move a file into place. No rendering: an
-Observer is told what happens."""
+downloading across all of them), follow their progress, check each file's SHA256 (and the
+manifest's other checksum) while it arrives, and give the verdict that lets a worker move a
+file into place. No rendering: an Observer is told what happens."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from evio_fetch.engine.checksums import Algorithm, Checksum, expected, first_mismatch
 from evio_fetch.engine.claims import NameClaims
 from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError, EvioError
 from evio_fetch.engine.model import (
@@ -123,6 +124,7 @@ class _Run:
                         target=item.spec.target,
                         bytes=item.spec.size or 0,
                         sha256=item.spec.sha256,
+                        checksum=item.spec.checksum,
                     )
                 )
 
@@ -264,7 +266,9 @@ class _Run:
             active.hasher.cancel()  # the worker started over: hash the new bytes
         active.target = event.target
         active.written, active.judged = None, False
-        active.hasher = self._hashes.hasher(event.part, self._wake)
+        # SHA256 always: it names the bytes in the report, whatever the manifest checks.
+        algorithms = ["sha256", *(c.algorithm for c in _wanted(active.spec))]
+        active.hasher = self._hashes.hasher(event.part, self._wake, algorithms)
         self._observer.started(active.spec, event.target, event.size, event.done)
 
     def _on_written(self, active: _Active, event: Written) -> None:
@@ -276,9 +280,11 @@ class _Run:
         active.hasher.finish(event.size)
 
     def _on_done(self, active: _Active, event: Done) -> None:
-        digest = active.hasher.digest if active.hasher is not None else None
-        if event.outcome == "present":
-            digest = None
+        digests = None
+        # A file found present was not fetched: no byte of it was hashed.
+        if active.hasher is not None and event.outcome != "present":
+            digests = active.hasher.digests
+        sha256, checksum = _found(active.spec, digests)
         self._finish(
             FileResult(
                 spec=active.spec,
@@ -286,7 +292,8 @@ class _Run:
                 target=event.target,
                 bytes=event.size,
                 seconds=time.monotonic() - active.began,
-                sha256=digest,
+                sha256=sha256,
+                checksum=checksum,
                 size_verified=event.size_verified,
             )
         )
@@ -302,16 +309,17 @@ class _Run:
     def _judge(self, active: _Active, hasher: PrefixHasher) -> Failure | None:
         if hasher.error is not None:
             return to_failure(DownloadError(hasher.error))
-        expected = active.spec.sha256
-        if expected is not None and hasher.digest != expected:
-            return to_failure(
-                ChecksumMismatchError(
-                    f"{active.spec.label}: SHA256 mismatch: got {hasher.digest}, "
-                    f"expected {expected}",
-                    "the file differs from the manifest's; if the source changed, update it",
-                )
+        assert hasher.digests is not None, "a finished hasher has digests or an error"
+        mismatch = first_mismatch(_wanted(active.spec), hasher.digests)
+        if mismatch is None:
+            return None
+        wanted, got = mismatch
+        return to_failure(
+            ChecksumMismatchError(
+                f"{active.spec.label}: {wanted.shown} mismatch: got {got}, expected {wanted.hex}",
+                "the file differs from the manifest's; if the source changed, update it",
             )
-        return None
+        )
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -354,3 +362,19 @@ class _Run:
                 pass
         except BlockingIOError:
             return
+
+
+def _wanted(spec: FileSpec) -> list[Checksum]:
+    return expected(spec.sha256, spec.checksum)
+
+
+def _found(
+    spec: FileSpec, digests: dict[Algorithm, str] | None
+) -> tuple[str | None, Checksum | None]:
+    """The file's SHA256 and its digest in the spec's checksum algorithm, as hashed."""
+    if digests is None:
+        return None, None
+    checksum = spec.checksum
+    if checksum is not None:
+        checksum = Checksum(checksum.algorithm, digests[checksum.algorithm])
+    return digests["sha256"], checksum

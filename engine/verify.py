@@ -1,24 +1,30 @@
-"""SHA256 of files: of whole files on disk, and of a file still being written, hashed as its
-contiguous prefix grows so the check ends moments after the last byte lands."""
+"""Digests of files (SHA256, and a manifest's other checksum): of whole files on disk, and of
+a file still being written, hashed as its contiguous prefix grows so the check ends moments
+after the last byte lands. Each block is read once, whatever the number of algorithms."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
+
+from evio_fetch.engine.checksums import Algorithm, Digests
 
 BLOCK = 1024 * 1024
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digests(path: Path, algorithms: Iterable[Algorithm]) -> dict[Algorithm, str]:
+    digests = Digests(algorithms)
     with path.open("rb") as handle:
         while block := handle.read(BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+            digests.update(block)
+    return digests.hexdigests()
+
+
+def sha256_file(path: Path) -> str:
+    return file_digests(path, ["sha256"])["sha256"]
 
 
 class HashPool:
@@ -27,10 +33,12 @@ class HashPool:
 
     def __init__(self, threads: int | None = None) -> None:
         count = threads or min(4, os.cpu_count() or 1)
-        self._executor = ThreadPoolExecutor(count, thread_name_prefix="sha256")
+        self._executor = ThreadPoolExecutor(count, thread_name_prefix="hash")
 
-    def hasher(self, path: str, wake: Callable[[], None]) -> PrefixHasher:
-        return PrefixHasher(path, wake, self._executor)
+    def hasher(
+        self, path: str, wake: Callable[[], None], algorithms: Iterable[Algorithm] = ("sha256",)
+    ) -> PrefixHasher:
+        return PrefixHasher(path, wake, self._executor, algorithms)
 
     def close(self) -> None:
         # Tasks still queued run: each sees its hasher cancelled and closes its file.
@@ -43,9 +51,15 @@ class PrefixHasher:
     hashlib releases the GIL on large updates, so hashing overlaps with the caller's work.
     At most one pool task works on a file at a time; it hashes what is known to be complete,
     then ends, and the next advance schedules another. When the final size is reached,
-    ``digest`` (or ``error``) is set and ``wake`` is called."""
+    ``digests`` (one per algorithm) or ``error`` is set and ``wake`` is called."""
 
-    def __init__(self, path: str, wake: Callable[[], None], executor: Executor) -> None:
+    def __init__(
+        self,
+        path: str,
+        wake: Callable[[], None],
+        executor: Executor,
+        algorithms: Iterable[Algorithm] = ("sha256",),
+    ) -> None:
         self._path = path
         self._wake = wake
         self._executor = executor
@@ -56,9 +70,9 @@ class PrefixHasher:
         self._scheduled = False
         # Touched only by the one scheduled task.
         self._hashed = 0
-        self._sha = hashlib.sha256()
+        self._digests = Digests(algorithms)
         self._fd: int | None = None
-        self.digest: str | None = None
+        self.digests: dict[Algorithm, str] | None = None
         self.error: str | None = None
 
     def advance(self, upto: int) -> None:
@@ -82,7 +96,7 @@ class PrefixHasher:
 
     @property
     def finished(self) -> bool:
-        return self.digest is not None or self.error is not None
+        return self.digests is not None or self.error is not None
 
     def _schedule(self) -> None:
         """Called with the lock held."""
@@ -112,7 +126,7 @@ class PrefixHasher:
                 self._end()
             elif self._final == self._hashed:
                 self._end()
-                self.digest = self._sha.hexdigest()
+                self.digests = self._digests.hexdigests()
                 self._wake()
             elif self._target > self._hashed:
                 return self._target
@@ -126,7 +140,7 @@ class PrefixHasher:
             block = os.pread(self._fd, min(BLOCK, target - self._hashed), self._hashed)
             if not block:
                 raise OSError(f"{self._path} ended at byte {self._hashed}, expected {target}")
-            self._sha.update(block)
+            self._digests.update(block)
             self._hashed += len(block)
 
     def _end(self) -> None:

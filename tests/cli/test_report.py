@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from evio_fetch.cli.report import JsonDocument, exit_status, json_document, summary_line
 from evio_fetch.cli.units import clock_duration, human_bytes, human_duration, human_rate
+from evio_fetch.engine.checksums import Checksum
 from evio_fetch.engine.model import Failure, FileResult, FileSpec, Outcome
 
 KIB = 1024
@@ -189,6 +190,12 @@ def sample() -> list[FileResult]:
     ]
 
 
+def test_json_document_gives_the_checksum_as_algorithm_and_digest() -> None:
+    checked = msgspec.structs.replace(result("downloaded", 3), checksum=Checksum("md5", "0f" * 16))
+    (written,) = json.loads(json_document([checked], 1.0, "0.1.0"))["files"]
+    assert written["checksum"] == "md5:" + "0f" * 16
+
+
 def test_json_document_shape_order_and_values() -> None:
     raw = json_document(sample(), 12.34567, "0.1.0")
     assert raw.endswith(b"\n")
@@ -218,6 +225,7 @@ def test_json_document_shape_order_and_values() -> None:
             "sha256",
             "error",
             "size_verified",
+            "checksum",
         ]
         for f in files
     )
@@ -232,6 +240,7 @@ def test_json_document_shape_order_and_values() -> None:
         "sha256": None,
         "error": None,
         "size_verified": True,
+        "checksum": None,
     }
     assert fetched["source"] == "https://example.org/a.bin"  # a url wins over a Drive id
     assert fetched["sha256"] == "ab" * 32
