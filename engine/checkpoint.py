@@ -49,6 +49,7 @@ class Checkpoint:
             etag=self._template.etag,
             last_modified=self._template.last_modified,
             sha256=self._template.sha256,
+            checksum=self._template.checksum,
             block_size=BLOCK_SIZE,
             segments=[SegmentState(s.start, s.end, s.pos) for s in self._board.segments],
             blocks=self._digests.completed(),

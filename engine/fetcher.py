@@ -255,7 +255,10 @@ def _load_resume(part: PartFile, target: Path, download: Download, ctx: Context)
         ctx.emit(Warned(download.spec.index, f"{path}: describes another download; starting over"))
         _start_over(part, target)
         return None
-    check_all = ctx.options.verify and not saved.sha256
+    # A digest of the whole file, checked at the end, catches any bad block; without one,
+    # --verify reads every block back.
+    spec = download.spec
+    check_all = ctx.options.verify and spec.sha256 is None and spec.checksum is None
     return _Resume(saved, trusted_point(part.fd, saved, check_all))
 
 
@@ -343,6 +346,7 @@ def _template(spec: FileSpec, job: _Job) -> State:
         etag=probe.representation.etag,
         last_modified=probe.representation.last_modified,
         sha256=spec.sha256,
+        checksum=spec.checksum,
         block_size=BLOCK_SIZE,
         segments=[],
     )

@@ -27,7 +27,9 @@ class ResumePoint:
 def usable(state: State, spec: FileSpec) -> bool:
     """Whether the state belongs to this download at all."""
     sizes_agree = spec.size is None or spec.size == state.size
-    hashes_agree = spec.sha256 is None or spec.sha256 == state.sha256
+    hashes_agree = (spec.sha256 is None or spec.sha256 == state.sha256) and (
+        spec.checksum is None or spec.checksum == state.checksum
+    )
     return (
         state.same_source(spec)
         and sizes_agree

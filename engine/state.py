@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from evio_fetch.engine.checksums import Checksum
 from evio_fetch.engine.errors import StateError, StateVersionError, UnsafePathError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.redaction import redact_url
@@ -42,6 +43,7 @@ class State(msgspec.Struct, kw_only=True, frozen=True):
     etag: str | None = None
     last_modified: str | None = None
     sha256: str | None = None
+    checksum: Checksum | None = None
     block_size: int
     segments: list[SegmentState]
     # xxh3_64 of each completed block, by block index: [i * block_size, (i + 1) * block_size).
@@ -158,4 +160,5 @@ def spec_from_state(state_file: Path) -> FileSpec:
         root=str(target.parent),
         size=state.size,
         sha256=state.sha256,
+        checksum=state.checksum,
     )

@@ -174,6 +174,27 @@ def test_resume_state_from_elsewhere_without_the_manifest(
     assert_identical(tmp_path, source)
 
 
+def test_resume_state_checks_the_manifest_checksum(
+    tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread
+) -> None:
+    """The state file keeps the entry's MD5, so a resume from it alone still checks it."""
+    data = source[1]
+    wrong = "0" * 32
+    entry = {"url": capped.url_for(data.path), "path": "out/big.dat", "checksum": f"md5:{wrong}"}
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"datasets": [entry]}))
+    interrupt_midway(tmp_path, manifest)
+    sidecar = tmp_path / "out" / "big.dat.evio-state"
+    assert str(state_file.load(sidecar).checksum) == f"md5:{wrong}"
+    manifest.unlink()
+    result = run_cli("--resume-state", str(sidecar), "--json", cwd=tmp_path)
+    assert result.returncode == 2
+    (reported,) = json.loads(result.stdout)["files"]
+    assert reported["error"]["code"] == "checksum_mismatch"
+    assert "MD5 mismatch" in reported["error"]["message"]
+    assert not target(tmp_path).exists()
+
+
 def test_no_resume_starts_over(
     tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread, manifest: Path
 ) -> None:
