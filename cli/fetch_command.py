@@ -34,7 +34,8 @@ from evio_fetch.engine.version import VERSION
 DRIVE_BURST_LIMIT = 5
 
 
-def load_specs(args: Args) -> list[FileSpec]:
+def load_specs(args: Args) -> tuple[list[FileSpec], list[str]]:
+    """The files to fetch, and warnings about what was given (a manifest's unknown fields)."""
     if args.resume_state is not None:
         if args.shard is not None:
             raise UsageError(
@@ -42,16 +43,17 @@ def load_specs(args: Args) -> list[FileSpec]:
                 "--resume-state finishes one download; drop --shard, or drop --resume-state "
                 "to fetch a shard of the manifest",
             )
-        return [_spec_from_state(args.resume_state)]
+        return [_spec_from_state(args.resume_state)], []
     if args.sources:
-        return specs_from_sources(args.sources, args.directory.resolve())
+        return specs_from_sources(args.sources, args.directory.resolve()), []
     if not args.manifest.exists() and not args.manifest_given:
         raise ManifestError(
             f"{args.manifest}: no manifest here, and no SOURCE was given",
             "run from the project's root, pass --manifest PATH, or give URLs; "
             "`evio-fetch --demo` tries it offline",
         )
-    return load_manifest(args.manifest, args.directory.resolve()).entries
+    manifest = load_manifest(args.manifest, args.directory.resolve())
+    return manifest.entries, manifest.warnings
 
 
 def _spec_from_state(path: Path) -> FileSpec:
@@ -65,7 +67,9 @@ def _spec_from_state(path: Path) -> FileSpec:
 
 
 def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> int:
-    specs = load_specs(args)
+    specs, warnings = load_specs(args)
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
     if args.shard is not None:
         specs = _take_shard(args.shard, specs, console, quiet=args.quiet and not args.dry_run)
     items = planning.plan(specs, args.options)

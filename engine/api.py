@@ -96,7 +96,8 @@ class Report:
     seconds: float
     """How long the run took, planning included."""
     warnings: tuple[str, ...] = field(default=())
-    """Things worth knowing that stopped no file (``label: message``)."""
+    """Things worth knowing that stopped no file (``label: message``), first those about the
+    manifest (``path: datasets[3].sha265: unknown field, ignored; did you mean sha256?``)."""
 
     @property
     def ok(self) -> bool:
@@ -334,7 +335,7 @@ class _Call:
     reading a large manifest takes a moment)."""
 
     options: Options
-    load: Callable[[], list[FileSpec]]
+    load: Callable[[], tuple[list[FileSpec], list[str]]]
 
     @staticmethod
     def prepare(
@@ -355,13 +356,14 @@ class _Call:
         ).resolve()
         if manifest is not None:
             manifest_path = Path(manifest)
-            return _Call(options, lambda: load_manifest(manifest_path, directory).entries)
+            return _Call(options, lambda: _from_manifest(manifest_path, directory))
         assert sources is not None
         given = _sources(sources)
-        return _Call(options, lambda: specs_from_sources(given, directory))
+        return _Call(options, lambda: (specs_from_sources(given, directory), []))
 
     def run(self, watcher: _Watcher) -> runner.RunReport:
-        specs = self.load()
+        specs, warnings = self.load()
+        watcher.warnings.extend(warnings)
         if watcher.stop.is_set():
             return runner.RunReport([], interrupted=True, seconds=0.0)
         try:
@@ -372,6 +374,11 @@ class _Call:
             if not watcher.stop.is_set():
                 raise
             return runner.RunReport([], interrupted=True, seconds=0.0)
+
+
+def _from_manifest(path: Path, root: Path) -> tuple[list[FileSpec], list[str]]:
+    manifest = load_manifest(path, root)
+    return manifest.entries, manifest.warnings
 
 
 # Watching a run ---------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Pure apart from reading the file and resolving paths: nothing is downloaded. A manifest is
 taken whole or refused whole, with one ManifestError naming the file, the entry and the field
 (``docs/data/datasets.json: datasets[3].path: …``), so nothing is fetched from a manifest
-that is partly wrong.
+that is partly wrong. A field it does not know is no reason to refuse it, but never passes
+unseen either: each one is named in the manifest's warnings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from evio_fetch.engine.drive_links import DriveRef, parse_drive_link
 from evio_fetch.engine.errors import ManifestError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.naming import MAX_NAME_BYTES, NAME_MAX_BYTES
+from evio_fetch.engine.unknown_fields import unknown_fields
 
 _DRIVE_ID = re.compile(r"[-\w]{10,}", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -72,6 +74,8 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     version: str | None = None
     source: str | None = None
     generated: str | None = None
+    # One line per unknown field: ``ORIGIN: datasets[3].sha265: unknown field, ignored; …``.
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class _Invalid(Exception):
@@ -100,7 +104,7 @@ def load_manifest(path: Path, root: Path) -> Manifest:
 def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
     """Check the manifest ``data`` (read from ``origin``) and make its file specs."""
     try:
-        document = _decode(data)
+        raw, document = _decode(data)
         base = _resolve_root(root)
         entries = _specs(document.datasets, base)
     except _Invalid as invalid:
@@ -113,13 +117,15 @@ def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
         version=None if document.version is None else str(document.version),
         source=document.source,
         generated=document.generated,
+        warnings=[f"{origin}: {line}" for line in _unknown_fields(raw)],
     )
 
 
 # Decoding ---------------------------------------------------------------------------------
 
 
-def _decode(data: bytes) -> _Document:
+def _decode(data: bytes) -> tuple[object, _Document]:
+    """The document as plain JSON values, and as checked types."""
     # Editors on Windows like to start UTF-8 files with a byte order mark; JSON forbids it.
     data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():
@@ -132,9 +138,17 @@ def _decode(data: bytes) -> _Document:
     except msgspec.DecodeError as error:
         raise _from_syntax(str(error), data) from None
     try:
-        return msgspec.convert(raw, type=_Document)
+        return raw, msgspec.convert(raw, type=_Document)
     except msgspec.ValidationError as error:
         raise _from_validation(str(error)) from None
+
+
+def _unknown_fields(raw: object) -> list[str]:
+    assert isinstance(raw, dict), "a document that converted is an object"
+    entries = raw.get("datasets") or []
+    return unknown_fields(
+        raw, _Document.__struct_fields__, entries, "datasets", _Entry.__struct_fields__
+    )
 
 
 def _check_utf8(data: bytes) -> None:

@@ -1,5 +1,5 @@
-"""Checksums other than SHA256 (``"md5:…"``), through the command as a user runs it against
-the loopback server."""
+"""Checksums other than SHA256 (``"md5:…"``) and unknown manifest fields, through the command
+as a user runs it against the loopback server."""
 
 from __future__ import annotations
 
@@ -136,6 +136,22 @@ def test_dry_run_with_verify_names_the_differing_checksum(
     result = run_cli("--manifest", str(manifest), "--dry-run", "--verify", cwd=tmp_path)
     assert result.returncode == 0
     assert "present but its SHA1 differs" in result.stdout + result.stderr
+
+
+def test_an_unknown_field_is_warned_about_and_the_run_goes_on(
+    dataset: Dataset, server: ServerThread, tmp_path: Path
+) -> None:
+    served, files = dataset
+    f = files[2]
+    entry = {"url": server.url_for(f.path), "path": f"data/{f.path}", "sha265": f.sha256}
+    manifest = manifest_of(tmp_path / "m.json", [entry])
+    result = run_cli("--manifest", str(manifest), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warning = (
+        f"warning: {manifest}: datasets[0].sha265: unknown field, ignored; did you mean sha256?"
+    )
+    assert warning in result.stderr.splitlines()
+    assert (tmp_path / "data" / f.path).read_bytes() == (served / f.path).read_bytes()
 
 
 def test_a_malformed_checksum_refuses_the_manifest(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import json
 import re
 import threading
 import time
@@ -163,6 +165,24 @@ def test_a_failing_file_is_reported_not_raised(
     assert failed.spec.label.endswith("gone.bin")
     assert events[-1].files_done == 2 and events[-1].files_failed == 1
     assert "1 downloaded, 1 failed" in repr(report)
+
+
+def test_manifest_warnings_and_checksums_reach_the_report(
+    dataset: Dataset, server: ServerThread, tmp_path: Path
+) -> None:
+    served, files = dataset
+    f = files[2]
+    md5 = hashlib.md5((served / f.path).read_bytes()).hexdigest()
+    entry = {"url": server.url_for(f.path), "path": f.path, "checksum": f"md5:{md5}", "sizes": 1}
+    manifest = tmp_path / "datasets.json"
+    manifest.write_text(json.dumps({"datasets": [entry]}))
+    report = fetch(manifest=manifest, root=tmp_path / "root")
+    assert report.ok
+    assert report.warnings == (
+        f"{manifest}: datasets[0].sizes: unknown field, ignored; did you mean size?",
+    )
+    (result,) = report.results
+    assert str(result.checksum) == f"md5:{md5}" and result.sha256 == f.sha256
 
 
 async def test_fetch_async_leaves_the_loop_free(

@@ -1,4 +1,5 @@
-"""A manifest entry's ``checksum`` ("md5:…" and the like) beside its ``sha256``."""
+"""A manifest entry's ``checksum`` ("md5:…" and the like) beside its ``sha256``, and the
+warnings that name every field the manifest does not know."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from evio_fetch.engine.checksums import ALGORITHMS, Checksum, parse_checksum
 from evio_fetch.engine.errors import ManifestError
 from evio_fetch.engine.manifest import Manifest, decode_manifest
+from evio_fetch.engine.unknown_fields import MAX_LINES
 
 ORIGIN = "m.json"
 FILE_ID = "1vB1cOZlO4MQ7c503-UU109mMbClsf5Lq"
@@ -54,6 +56,7 @@ def test_checksums_accepted(
     manifest = decode(tmp_path, item)
     (spec,) = manifest.entries
     assert (spec.sha256, spec.checksum) == (sha256, checksum)
+    assert manifest.warnings == []
 
 
 def test_a_checksum_reads_as_it_is_written() -> None:
@@ -110,3 +113,71 @@ def test_disagreeing_sha256s_say_how_to_fix_them(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as caught:
         decode(tmp_path, entry(checksum=f"sha256:{'0' * 64}", sha256=SHA))
     assert "make them agree" in caught.value.hint
+
+
+# Unknown fields ---------------------------------------------------------------------------
+
+UNKNOWN = [
+    # (entries, top-level fields, warnings after "ORIGIN: ")
+    ([entry()], {}, []),
+    (
+        [entry(), entry(path="y.dat", sha265=SHA)],
+        {},
+        ["datasets[1].sha265: unknown field, ignored; did you mean sha256?"],
+    ),
+    ([entry(SHA256=SHA)], {}, ["datasets[0].SHA256: unknown field, ignored; did you mean sha256?"]),
+    (
+        [entry(checksun="x")],
+        {},
+        ["datasets[0].checksun: unknown field, ignored; did you mean checksum?"],
+    ),
+    ([entry(urls=["x"])], {}, ["datasets[0].urls: unknown field, ignored; did you mean url?"]),
+    # nothing close: no guess
+    ([entry(mirrors=["https://b.example/x"])], {}, ["datasets[0].mirrors: unknown field, ignored"]),
+    ([entry(md5=HEX["md5"])], {}, ["datasets[0].md5: unknown field, ignored"]),
+    # one line per field, naming its first entry, however many entries repeat it
+    (
+        [entry(path=f"{n}.dat", **({"mirrors": []} if n else {}), md5="") for n in range(4)],
+        {},
+        [
+            "datasets[0].md5: unknown field, ignored (also in 3 other entries)",
+            "datasets[1].mirrors: unknown field, ignored (also in 2 other entries)",
+        ],
+    ),
+    (
+        [entry(), entry(path="y.dat", comment=1)],
+        {"licence": "CC-BY", "sourse": "x"},
+        [
+            "licence: unknown field, ignored",
+            "sourse: unknown field, ignored; did you mean source?",
+            "datasets[1].comment: unknown field, ignored",
+        ],
+    ),
+    # a name from the file never garbles the line it is shown in
+    ([entry(**{"a\x1b[2Jb": 1})], {}, ["datasets[0].'a\\x1b[2Jb': unknown field, ignored"]),
+    ([entry(**{"": 1})], {}, ["datasets[0].'': unknown field, ignored"]),
+]
+
+
+@pytest.mark.parametrize(("entries", "top", "warnings"), UNKNOWN)
+def test_unknown_fields_are_named(
+    tmp_path: Path, entries: list[dict[str, Any]], top: dict[str, Any], warnings: list[str]
+) -> None:
+    manifest = decode(tmp_path, *entries, **top)
+    assert manifest.warnings == [f"{ORIGIN}: {line}" for line in warnings]
+    assert len(manifest.entries) == len(entries)
+
+
+def test_an_unknown_field_changes_nothing_else(tmp_path: Path) -> None:
+    plain = decode(tmp_path, entry(size=5, sha256=SHA))
+    typo = decode(tmp_path, entry(size=5, sha256=SHA, sha265="0" * 64))
+    assert typo.entries == plain.entries
+
+
+def test_thousands_of_unknown_fields_make_a_bounded_warning(tmp_path: Path) -> None:
+    manifest = decode(tmp_path, entry(**{f"field{n}": n for n in range(5000)}))
+    assert len(manifest.warnings) == MAX_LINES
+    assert (
+        manifest.warnings[-1]
+        == f"{ORIGIN}: and {5000 - MAX_LINES + 1} more unknown fields, ignored"
+    )
