@@ -1,7 +1,9 @@
-"""Shared fixtures: generated data served by the project's loopback server on 127.0.0.1."""
+"""Shared fixtures: generated data served by the project's loopback server on 127.0.0.1;
+and every test's environment free of the machine's proxies and netrc."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +24,15 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[DataFi
 def server(dataset: tuple[Path, list[DataFile]]) -> Iterator[ServerThread]:
     with ServerThread(dataset[0], ServerConfig()) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def no_outside_network_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A developer's HTTP_PROXY or ~/.netrc must not reach the tests' loopback servers (nor
+    the commands they start): tests that want them set their own."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NETRC", str(tmp_path_factory.getbasetemp() / "no-netrc"))

@@ -110,6 +110,15 @@ class Redirect(Fault):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Guard(Fault):
+    """Answer 401 (``WWW-Authenticate: Basic``) unless the request carries ``header`` with
+    exactly ``value``; the normal answer when it does."""
+
+    header: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class HugeHeader(Fault):
     """The normal answer with one extra header of ``size`` bytes."""
 

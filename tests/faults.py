@@ -55,6 +55,7 @@ from fault_kinds import (
     ClaimSize,
     Close,
     Fault,
+    Guard,
     Hold,
     Html,
     HugeHeader,
@@ -83,6 +84,7 @@ __all__ = [
     "Close",
     "Fault",
     "FaultServer",
+    "Guard",
     "GzipMode",
     "Hold",
     "Html",
@@ -352,6 +354,10 @@ class FaultServer(BackgroundServer):
             if fault.retry_after is not None:
                 extra.append(("Retry-After", retry_after(fault)))
             return await reply.simple(fault.code, extra)
+        if isinstance(fault, Guard):
+            if seen.header(fault.header) != fault.value:
+                return await reply.simple(401, [("WWW-Authenticate", 'Basic realm="test"')])
+            fault = None
         if isinstance(fault, Html):
             return await reply.simple(200)
         if isinstance(fault, Redirect):
