@@ -8,11 +8,14 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from evio_fetch.engine.credentials import parse_headers
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
 from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
+from evio_fetch.engine.reach import checked_ca_bundle, checked_proxy
 from evio_fetch.engine.sharding import parse_shard
 from evio_fetch.engine.version import VERSION
 
@@ -201,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap the total download rate across all connections and workers, in bytes "
         "per second: 500K, 20M, 1.5G (powers of 1024)",
     )
+    add_reach_options(parser)
     add(
         "--json", action="store_true", help="print a JSON report of every file on stdout at the end"
     )
@@ -215,6 +219,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--version", action="version", version=f"evio-fetch {VERSION}")
     return parser
+
+
+def add_reach_options(parser: argparse.ArgumentParser) -> None:
+    """--proxy, --header and --ca-bundle: how requests reach the servers."""
+    add = parser.add_argument
+    add(
+        "--proxy",
+        metavar="URL",
+        help="send every request through this HTTP proxy, http://[USER:PASSWORD@]HOST:PORT "
+        "(HTTPS through CONNECT), instead of HTTP_PROXY, HTTPS_PROXY and ALL_PROXY; NO_PROXY "
+        "still applies; --proxy '' connects directly",
+    )
+    add(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="send this header (repeatable) on every request to each source's own host "
+        "(scheme, host and port), never to another host a redirect leads to; ~/.netrc (or "
+        "$NETRC) credentials follow the same rule",
+    )
+    add(
+        "--ca-bundle",
+        metavar="PATH",
+        help="also trust the CA certificates in this PEM file (as SSL_CERT_FILE does)",
+    )
+
+
+def reach_options(ns: argparse.Namespace) -> dict[str, Any]:
+    """The Options fields of add_reach_options' words, checked (UsageError otherwise)."""
+    return {
+        "proxy": checked_proxy(ns.proxy),
+        "headers": parse_headers(ns.header),
+        "ca_bundle": checked_ca_bundle(ns.ca_bundle, "--ca-bundle"),
+    }
 
 
 def parse(argv: Sequence[str] | None = None) -> Args:
@@ -233,6 +272,7 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         resume=not ns.no_resume,
         max_speed=ns.max_speed,
         drive_url=os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
+        **reach_options(ns),
     )
     return Args(
         sources=list(ns.sources),

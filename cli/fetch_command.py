@@ -26,6 +26,7 @@ from evio_fetch.engine import planning, runner, sharding
 from evio_fetch.engine.errors import ManifestError, StateError, UsageError
 from evio_fetch.engine.manifest import load_manifest
 from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.netrc_file import load_logins
 from evio_fetch.engine.pool import Launch
 from evio_fetch.engine.sources import specs_from_sources
 from evio_fetch.engine.state import spec_from_state
@@ -81,6 +82,7 @@ def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> i
         console.print("Nothing fetched.", markup=False)
         return EXIT_DECLINED
     _warn_drive_bursts(args, specs, console)
+    _warn_netrc(console)
     with _interrupts_as_keyboard_interrupt(), make_display(console, quiet=args.quiet) as display:
         report = runner.run(specs, args.options, display, planned=items, launched=launched)
     return finish(args, console, report)
@@ -119,6 +121,12 @@ def _warn_drive_bursts(args: Args, specs: list[FileSpec], console: Console) -> N
             markup=False,
             soft_wrap=True,
         )
+
+
+def _warn_netrc(console: Console) -> None:
+    _, problem = load_logins()
+    if problem is not None:
+        console.print(f"warning: {problem}", markup=False, soft_wrap=True)
 
 
 class _interrupts_as_keyboard_interrupt:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from evio_fetch.cli.args import DRIVE_URL_ENV, command_name
+from evio_fetch.cli.args import DRIVE_URL_ENV, add_reach_options, command_name, reach_options
 from evio_fetch.engine.manifest_builder import build, encode, with_hashes
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options
 
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="requests at once while learning sizes (default: 4)",
     )
+    add_reach_options(parser)
     parser.add_argument(
         "-o",
         "--output",
@@ -71,6 +72,7 @@ def run(argv: Sequence[str], console: Console) -> int:
     options = Options(
         concurrency=max(1, args.concurrency),
         drive_url=os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
+        **reach_options(args),
     )
     warnings: list[str] = []
     prefix = args.prefix.strip("/")

@@ -32,8 +32,10 @@ from evio_fetch.engine import runner
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.manifest import load_manifest
 from evio_fetch.engine.model import FileResult, FileSpec, Options, PlanItem, default_workers
+from evio_fetch.engine.netrc_file import load_logins
 from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
+from evio_fetch.engine.reach import HeadersArgument, api_headers, checked_ca_bundle, checked_proxy
 from evio_fetch.engine.sources import specs_from_sources
 
 __all__ = ["Progress", "ProgressKind", "Report", "fetch", "fetch_async"]
@@ -141,6 +143,9 @@ def fetch(
     verify: bool = False,
     resume: bool = True,
     max_speed: int | str | None = None,
+    proxy: str | None = None,
+    headers: HeadersArgument = None,
+    ca_bundle: StrPath | None = None,
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Report:
     """Fetch every file of a manifest, or the given sources, and return when all are done.
@@ -163,6 +168,14 @@ def fetch(
             present before skipping them.
         resume: continue partial downloads (False: discard them and start from zero).
         max_speed: one cap on the total rate, in bytes per second or as ``"20M"``.
+        proxy: an HTTP proxy for every request, ``"http://[USER:PASSWORD@]HOST:PORT"``;
+            ``""`` for none; None (the default) reads ``HTTP_PROXY``, ``HTTPS_PROXY``,
+            ``ALL_PROXY`` as curl does. ``NO_PROXY`` applies either way.
+        headers: sent on every request to each source's own origin (scheme, host and port),
+            never where a redirect leads elsewhere: a dict ``{"Authorization": "Bearer T"}``
+            or ``"Name: value"`` strings. Credentials from ``~/.netrc`` (or ``$NETRC``)
+            follow the same rule.
+        ca_bundle: a PEM file of CA certificates to trust besides the system's.
         on_progress: called with a :class:`Progress` on the calling thread: once when the
             plan is made, at most about ten times a second while bytes arrive, and once per
             finished file. It must return quickly; if it raises, the run stops (progress is
@@ -192,6 +205,9 @@ def fetch(
             verify=verify,
             resume=resume,
             max_speed=max_speed,
+            proxy=proxy,
+            headers=headers,
+            ca_bundle=ca_bundle,
         ),
     )
     watcher = _Watcher(on_progress, None)
@@ -212,6 +228,9 @@ async def fetch_async(
     verify: bool = False,
     resume: bool = True,
     max_speed: int | str | None = None,
+    proxy: str | None = None,
+    headers: HeadersArgument = None,
+    ca_bundle: StrPath | None = None,
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Report:
     """:func:`fetch` for a running event loop (a notebook's, or an asyncio program's): the
@@ -241,6 +260,9 @@ async def fetch_async(
             verify=verify,
             resume=resume,
             max_speed=max_speed,
+            proxy=proxy,
+            headers=headers,
+            ca_bundle=ca_bundle,
         ),
     )
     loop = asyncio.get_running_loop()
@@ -279,6 +301,9 @@ def _options(
     verify: bool,
     resume: bool,
     max_speed: int | str | None,
+    proxy: str | None,
+    headers: HeadersArgument,
+    ca_bundle: StrPath | None,
 ) -> Options:
     if (
         isinstance(timeout, bool)
@@ -298,6 +323,9 @@ def _options(
         verify=bool(verify),
         resume=bool(resume),
         max_speed=_rate(max_speed),
+        proxy=checked_proxy(proxy, "proxy="),
+        headers=api_headers(headers),
+        ca_bundle=checked_ca_bundle(ca_bundle, "ca_bundle="),
     )
 
 
@@ -364,6 +392,9 @@ class _Call:
     def run(self, watcher: _Watcher) -> runner.RunReport:
         specs, warnings = self.load()
         watcher.warnings.extend(warnings)
+        _, problem = load_logins()
+        if problem is not None:
+            watcher.warnings.append(problem)
         if watcher.stop.is_set():
             return runner.RunReport([], interrupted=True, seconds=0.0)
         try:

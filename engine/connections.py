@@ -76,6 +76,9 @@ class FileWork:
     transport: Transport
     options: Options
     url: str
+    # The source's own URL: only its origin gets the user's headers and credentials, even
+    # when ``url`` is where it redirected to.
+    home: str
     part: PartFile
     board: SegmentBoard
     digests: BlockDigests | None
@@ -222,7 +225,7 @@ async def _request_span(work: FileWork, segment: Segment) -> None:
     url = work.url
     async with (
         work.gate.place() if work.gate is not None else nullcontext(),
-        work.transport.get(url, headers) as reply,
+        work.transport.get(url, headers, work.home) as reply,
     ):
         await _refuse_throttling(work, reply)
         if work.refresh is not None and (reply.status in (401, 403) or is_html_page(reply.headers)):

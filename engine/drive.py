@@ -65,10 +65,11 @@ async def open_file(
     included). Raises our named errors for Drive's quota and sign-in pages, and for
     throttling (``DriveThrottledError``, which the caller retries)."""
     assert spec.drive_id is not None, "open_file is for Drive sources"
-    url = download_url(drive_url, spec.drive_id, spec.resource_key)
+    url = home = download_url(drive_url, spec.drive_id, spec.resource_key)
     asked = {**headers, **key_headers(spec)}
     for _ in range(MAX_CONFIRMATIONS + 1):
-        async with transport.get(url, asked) as reply:
+        # The user's headers go to Drive's own origin, never to where its pages lead.
+        async with transport.get(url, asked, home) as reply:
             answer = await _answer(reply, spec)
             if isinstance(answer, Confirm):
                 url = answer.next_url

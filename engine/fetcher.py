@@ -358,6 +358,7 @@ async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
         transport=ctx.transport,
         options=ctx.options,
         url=job.reply.url,
+        home=job.reply.home,
         part=job.part,
         board=download.board,
         digests=job.digests,

@@ -38,6 +38,14 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     # back: big enough that a piece is one request, small enough that the hashed prefix
     # keeps up with the download.
     piece: int = 32 * MIB
+    # The network around the server. Secrets live here (header values, a proxy's password):
+    # Options travel to workers over a pipe and are never written to a file.
+    # None: the environment's proxies (HTTP_PROXY, …); "": none; else every request's proxy.
+    proxy: str | None = None
+    # Sent to each source's own origin only (engine.credentials).
+    headers: tuple[tuple[str, str], ...] = ()
+    # A PEM file of CAs trusted besides the system's.
+    ca_bundle: str | None = None
 
 
 class FileSpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -150,7 +150,13 @@ def _status_hint(status: int) -> str:
     if status == 404:
         return "check the link: the file is not there"
     if status in (401, 403):
-        return "the file is not public, or the link lacks its access key"
+        return (
+            "the file is not public: if you may read it, pass your credentials with "
+            "--header 'Authorization: …' or a ~/.netrc entry for its host, or give the link "
+            "with its access key"
+        )
+    if status == 407:
+        return "the proxy wants credentials: give them in its URL, http://USER:PASSWORD@HOST:PORT"
     if status == 429:
         return "the server is rate-limiting; wait, or lower --concurrency"
     if status >= 500:

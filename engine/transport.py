@@ -11,13 +11,26 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment
 
 import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
 
 from evio_fetch.engine.content_range import content_length
-from evio_fetch.engine.errors import DownloadError, PageTooLargeError, TransportError
+from evio_fetch.engine.credentials import access_headers, without_userinfo
+from evio_fetch.engine.errors import (
+    DownloadError,
+    HTTPStatusError,
+    PageTooLargeError,
+    TransportError,
+)
 from evio_fetch.engine.model import Options
+from evio_fetch.engine.netrc_file import load_logins
 from evio_fetch.engine.pacing import SharedPace, buffer_sizes
+from evio_fetch.engine.proxies import proxy_for
+from evio_fetch.engine.trust import tls_context
 from evio_fetch.engine.version import VERSION
 
 USER_AGENT = f"evio-fetch/{VERSION}"
@@ -29,18 +42,24 @@ READ_BUFFER = 1024 * 1024
 WORKER_BUFFERS = 24 * 1024 * 1024
 MIN_READ_BUFFER = 64 * 1024
 MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_HEADER = 16 * 1024
 
 
 class Reply:
-    """A response whose headers have arrived; its body is read through ``chunks``."""
+    """A response whose headers have arrived; its body is read through ``chunks``. ``url`` is
+    where it came from, after redirects; ``home`` the URL whose origin gets the user's
+    headers and credentials (see ``Transport.get``)."""
 
-    def __init__(self, response: aiohttp.ClientResponse, pace: SharedPace | None = None) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, home: str, pace: SharedPace | None = None
+    ) -> None:
         self._response = response
         self._pace = pace
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
         self.url = str(response.url)
+        self.home = home
 
     async def chunks(self) -> AsyncIterator[bytes]:
         with _mapped_errors(self.url):
@@ -79,12 +98,18 @@ class Reply:
 
 
 class Transport:
-    """One aiohttp session with the options' timeouts; use as an async context manager."""
+    """One aiohttp session with the options' timeouts, proxies, headers and trusted CAs; use
+    as an async context manager. Redirects are followed here, in one place, so that each hop
+    carries what its own origin may see (engine.credentials) through its own proxy
+    (engine.proxies)."""
 
     def __init__(self, options: Options, pace: SharedPace | None = None) -> None:
         self._options = options
         self._pace = pace
         self._session: aiohttp.ClientSession | None = None
+        # Read once per session: the environment's proxies and the netrc file.
+        self._proxies = getproxies_environment()
+        self._logins, _ = load_logins()
 
     async def __aenter__(self) -> Transport:
         timeout = aiohttp.ClientTimeout(
@@ -97,7 +122,10 @@ class Transport:
             read_buffer = min(read_buffer, paced)  # a high cap must not lift the worker's budget
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=0, ttl_dns_cache=300, socket_factory=_socket_factory(receive_buffer)
+                limit=0,
+                ttl_dns_cache=300,
+                socket_factory=_socket_factory(receive_buffer),
+                ssl=tls_context(self._options.ca_bundle),
             ),
             timeout=timeout,
             # unsafe: keep cookies for IP-address hosts too (Drive's flow, loopback tests).
@@ -122,17 +150,51 @@ class Transport:
             await self._session.close()
 
     @asynccontextmanager
-    async def get(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[Reply]:
-        assert self._session is not None, "Transport used outside 'async with'"
-        with _mapped_errors(url):
-            response = await self._session.get(
-                url, headers=dict(headers), allow_redirects=True, max_redirects=MAX_REDIRECTS
-            )
+    async def get(
+        self, url: str, headers: Mapping[str, str], home: str | None = None
+    ) -> AsyncIterator[Reply]:
+        """GET ``url`` with ``headers``, following redirects. ``home`` is the URL the user
+        gave for this source (default: ``url``): requests to its origin carry the user's
+        headers and credentials, requests elsewhere do not."""
+        home = url if home is None else home
+        response = await self._follow(url, headers, home)
         # Errors from the caller's own code pass through untouched: only the request is mapped.
         try:
-            yield Reply(response, self._pace)
+            yield Reply(response, home, self._pace)
         finally:
             response.release()
+
+    async def _follow(
+        self, url: str, headers: Mapping[str, str], home: str
+    ) -> aiohttp.ClientResponse:
+        hop = url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await self._send(url, hop, headers, home)
+            try:
+                target = _redirect_target(url, response)
+            except DownloadError:
+                response.release()
+                raise
+            if target is None:
+                return response
+            response.release()
+            hop = target
+        raise DownloadError(
+            f"{url}: too many redirects (more than {MAX_REDIRECTS})",
+            "the link may be a redirect loop; open it in a browser to check",
+        )
+
+    async def _send(
+        self, url: str, hop: str, headers: Mapping[str, str], home: str
+    ) -> aiohttp.ClientResponse:
+        assert self._session is not None, "Transport used outside 'async with'"
+        asked = CIMultiDict(headers)
+        asked.extend(access_headers(hop, home, self._options.headers, self._logins))
+        proxy = proxy_for(hop, self._options.proxy, self._proxies)
+        with _mapped_errors(url, proxy):
+            return await self._session.get(
+                without_userinfo(hop), headers=asked, allow_redirects=False, proxy=proxy
+            )
 
 
 def read_buffer_size(options: Options) -> int:
@@ -165,26 +227,72 @@ def _too_large(url: str, limit: int) -> PageTooLargeError:
     return PageTooLargeError(f"{url}: the page is longer than {limit:,} bytes", "")
 
 
+def _redirect_target(url: str, response: aiohttp.ClientResponse) -> str | None:
+    """Where a redirect leads (None: the response is no redirect to follow)."""
+    location = response.headers.get("Location")
+    if response.status not in REDIRECT_STATUSES or location is None:
+        return None
+    try:
+        target = response.url.join(URL(location))
+    except ValueError:
+        raise DownloadError(
+            f"{url}: redirected to something that is not a URL", "open the link in a browser"
+        ) from None
+    if target.scheme not in ("http", "https"):
+        raise DownloadError(
+            f"{url}: redirected to a {target.scheme or 'schemeless'} URL, not http(s)",
+            "open the link in a browser to see where it leads",
+        )
+    return str(target)
+
+
 @contextmanager
-def _mapped_errors(url: str) -> Iterator[None]:
+def _mapped_errors(url: str, proxy: str | None = None) -> Iterator[None]:
     try:
         yield
-    except aiohttp.TooManyRedirects:
-        raise DownloadError(
-            f"{url}: too many redirects (more than {MAX_REDIRECTS})",
-            "the link may be a redirect loop; open it in a browser to check",
-        ) from None
     except aiohttp.ClientConnectorCertificateError as error:
         raise DownloadError(
             f"{url}: the server's TLS certificate was not accepted ({error.certificate_error})",
-            "if the server uses a private CA, point SSL_CERT_FILE at its certificate",
+            "if the server uses a private CA, pass --ca-bundle with its certificate "
+            "(or point SSL_CERT_FILE at it)",
         ) from None
     except aiohttp.InvalidURL:
         raise DownloadError(f"{url}: not a valid URL", "check the link") from None
+    except aiohttp.ClientHttpProxyError as error:
+        raise _proxy_refused(url, proxy, error.status) from None
     except aiohttp.ClientResponseError as error:
         raise DownloadError(f"{url}: {_malformed(error.message)}", "") from None
+    except aiohttp.ClientProxyConnectionError as error:
+        raise TransportError(
+            f"{url}: cannot connect to the proxy {_proxy_address(proxy)} "
+            f"({error.os_error.strerror or error.os_error})",
+            "check --proxy, or HTTP_PROXY / HTTPS_PROXY / ALL_PROXY and NO_PROXY",
+        ) from None
     except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as error:
         raise TransportError(f"{url}: {_describe(error)}", "") from None
+
+
+def _proxy_refused(url: str, proxy: str | None, status: int) -> HTTPStatusError:
+    """The proxy's answer to CONNECT, when it was not a tunnel."""
+    hint = (
+        "the proxy wants credentials: give them in its URL, http://USER:PASSWORD@HOST:PORT"
+        if status == 407
+        else "the proxy could not reach the server; check the URL, or NO_PROXY for hosts "
+        "reached directly"
+    )
+    return HTTPStatusError(
+        f"{url}: the proxy {_proxy_address(proxy)} refused the tunnel (HTTP {status})",
+        hint,
+        status,
+    )
+
+
+def _proxy_address(proxy: str | None) -> str:
+    """The proxy's host and port, never its credentials."""
+    if proxy is None:
+        return "(unknown)"
+    parts = urlsplit(proxy)
+    return parts.netloc.rpartition("@")[2]
 
 
 def _malformed(detail: str) -> str:

@@ -1,5 +1,5 @@
 """TLS certificates are verified: a server whose CA is unknown is refused, and trusted once its
-CA is supplied through SSL_CERT_FILE."""
+CA is supplied through SSL_CERT_FILE or --ca-bundle."""
 
 from __future__ import annotations
 
@@ -38,3 +38,11 @@ def test_supplied_certificate_authority_is_trusted(
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "data.bin").read_bytes() == payload
 
+
+def test_certificate_authority_given_with_ca_bundle_is_trusted(
+    tmp_path: Path, https_server: tuple[str, Path, bytes]
+) -> None:
+    url, ca_file, payload = https_server
+    result = run_cli("-o", "out", "--ca-bundle", str(ca_file), "--segments", "2", url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "data.bin").read_bytes() == payload
