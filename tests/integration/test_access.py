@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from faults import MIB, FaultServer, Guard, Redirect, Served
+from faults import MIB, FaultServer, Guard, Redirect, Reset, Served
+from forward_proxy import ForwardProxy
 from support import require, run_cli
 
 from evio_fetch.engine import fetch
@@ -153,3 +154,16 @@ def test_python_api_refuses_malformed_headers(tmp_path: Path, headers: object) -
     with pytest.raises(UsageError) as raised:
         fetch("http://127.0.0.1:9/a.bin", output_dir=tmp_path, headers=headers)  # type: ignore[arg-type]
     assert SECRET not in raised.value.message + raised.value.hint
+
+
+def test_header_and_proxy_secrets_are_never_written(origin: FaultServer, tmp_path: Path) -> None:
+    # The download is cut after its probe, so a state file stays behind for a resume.
+    served = origin.add("/cut.bin", size=3 * MIB, faults=[Reset(after=MIB + 5, times=2)])
+    with ForwardProxy(credentials=("alice", NETRC_PASSWORD)) as proxy:
+        given = ("--proxy", proxy.url_with("alice", NETRC_PASSWORD), "--header", f"X-T: {SECRET}")
+        report = run(tmp_path, served.url, "--segments", "1", *given)
+    assert report["returncode"] == 2
+    assert (tmp_path / "out" / "cut.bin.evio-state").is_file()
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    for secret in (SECRET, NETRC_PASSWORD):
+        assert [p for p in written if secret.encode() in p.read_bytes()] == []
