@@ -151,3 +151,37 @@ def test_https_through_a_connect_tunnel(guarded_proxy: ForwardProxy, tmp_path: P
     assert guarded_proxy.seen
     assert {(a.method, a.target) for a in guarded_proxy.seen} == {("CONNECT", authority)}
     assert not any(a.refused for a in guarded_proxy.seen)
+
+
+def test_refused_tunnel_is_named_without_credentials(
+    guarded_proxy: ForwardProxy, tmp_path: Path
+) -> None:
+    with https_server(tmp_path, b"x" * MIB) as (url, ca_file):
+        env = {"HTTPS_PROXY": guarded_proxy.url_with("alice", "Wr0ngPw7")}
+        result = run_cli(
+            "-o", "out", "--json", "--ca-bundle", str(ca_file), url, cwd=tmp_path, env=env
+        )
+    assert result.returncode == 2
+    error = json.loads(result.stdout)["files"][0]["error"]
+    assert error["code"] == "http_status"
+    assert (
+        f"the proxy 127.0.0.1:{guarded_proxy.port} refused the tunnel (HTTP 407)"
+        in (error["message"])
+    )
+    assert "USER:PASSWORD@" in error["hint"]
+    assert "Wr0ngPw7" not in result.stdout + result.stderr
+    assert [a.method for a in guarded_proxy.seen] == ["CONNECT"]  # 407 is not retried
+
+
+def test_unreachable_proxy_is_named_without_credentials(
+    origin: FaultServer, tmp_path: Path
+) -> None:
+    served = origin.add("/unreached.bin", size=MIB)
+    dead = dead_proxy()
+    report = fetch(tmp_path, served, "--proxy", dead.replace("://", "://alice:Wr0ngPw7@"))
+    assert report["returncode"] == 2
+    error = report["files"][0]["error"]
+    assert error["code"] == "connection"
+    assert f"cannot connect to the proxy {dead.removeprefix('http://')}" in error["message"]
+    assert "Wr0ngPw7" not in report["stderr"] + json.dumps(report["files"])
+    assert origin.requests() == []
