@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from evio_fetch.engine.credentials import parse_headers
 from evio_fetch.engine.errors import UsageError
@@ -247,7 +247,13 @@ def add_reach_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def reach_options(ns: argparse.Namespace) -> dict[str, Any]:
+class ReachOptions(TypedDict):
+    proxy: str | None
+    headers: tuple[tuple[str, str], ...]
+    ca_bundle: str | None
+
+
+def reach_options(ns: argparse.Namespace) -> ReachOptions:
     """The Options fields of add_reach_options' words, checked (UsageError otherwise)."""
     return {
         "proxy": checked_proxy(ns.proxy),
