@@ -9,8 +9,8 @@ unseen either: each one is named in the manifest's warnings.
 
 from __future__ import annotations
 
+import os
 import re
-import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +24,9 @@ from evio_fetch.engine.naming import MAX_NAME_BYTES, NAME_MAX_BYTES
 from evio_fetch.engine.unknown_fields import unknown_fields
 
 _DRIVE_ID = re.compile(r"[-\w]{10,}", re.ASCII)
+# Unicode's Cc category: C0 controls, DEL and C1 controls (one pattern, not a lookup per char).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SPACE_OR_CONTROL = re.compile("[\\s\x00-\x1f\x7f-\x9f]")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 # Sizes travel to workers as msgpack, whose integers stop at 2**64 - 1; a signed 64-bit
 # off_t stops earlier, and no real file comes near either.
@@ -246,15 +249,16 @@ def _specs(datasets: list[_Entry] | None, root: Path) -> list[FileSpec]:
         raise _Invalid("datasets", "missing", "datasets")
     if not datasets:
         raise _Invalid("datasets", "empty: there is nothing to fetch", "datasets")
-    specs = [_spec(index, entry, root) for index, entry in enumerate(datasets)]
-    _check_layout([(spec.index, Path(spec.target)) for spec in specs if spec.target], root)
+    places = _Places(root)
+    specs = [_spec(index, entry, root, places) for index, entry in enumerate(datasets)]
+    _check_layout([(spec.index, spec.target) for spec in specs if spec.target], root)
     return specs
 
 
-def _spec(index: int, entry: _Entry, root: Path) -> FileSpec:
+def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
     at = f"datasets[{index}]"
     path_text = _check_path_text(f"{at}.path", entry.path)
-    target = _target(f"{at}.path", path_text, root)
+    target = _target(f"{at}.path", path_text, root, places)
     url, drive_id, resource_key = _source(at, entry)
     sha256, checksum = _hashes(at, entry)
     return FileSpec(
@@ -263,8 +267,8 @@ def _spec(index: int, entry: _Entry, root: Path) -> FileSpec:
         url=url,
         drive_id=drive_id,
         resource_key=resource_key,
-        target=str(target),
-        root=str(root),
+        target=target,
+        root=places.root,
         size=_size(f"{at}.size", entry.size),
         sha256=sha256,
         checksum=checksum,
@@ -321,7 +325,7 @@ def _check_url(where: str, value: str) -> str:
         raise _Invalid(where, f"{value!r} is not a valid URL ({error})", "url") from None
     if url.scheme.lower() not in ("http", "https") or not host:
         raise _Invalid(where, f"{value!r} is not an http(s) URL", "url")
-    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+    if _SPACE_OR_CONTROL.search(value):
         raise _Invalid(where, f"{value!r} contains spaces or control characters", "url")
     return value
 
@@ -386,9 +390,9 @@ def _check_path_text(where: str, value: str | None) -> str:
 def _path_text_problem(value: str) -> str | None:
     if not value:
         return "empty"
-    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    control = _CONTROL.search(value)
     if control is not None:
-        return f"{value!r} contains the control character U+{ord(control):04X}"
+        return f"{value!r} contains the control character U+{ord(control[0]):04X}"
     if "\\" in value:
         return f"{value} contains a backslash; use / between directories"
     if value.startswith("/"):
@@ -407,17 +411,16 @@ def _component_problem(value: str) -> str | None:
     return None
 
 
-def _target(where: str, value: str, root: Path) -> Path:
+def _target(where: str, value: str, root: Path, places: _Places) -> str:
     if _leaves_root_lexically(value):
         raise _Invalid(where, f"{value} leaves the root through ..", "path")
     try:
-        # resolve() follows symlinks the way opening the file would, ".." included.
-        target = (root / value).resolve()
+        target = places.resolve(value)
     except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python 3.11)
         raise _Invalid(where, f"{value} cannot be resolved: {error}", "path") from None
-    if target == root:
+    if target == places.root:
         raise _Invalid(where, f"{value} names the root itself, not a file", "path")
-    if not target.is_relative_to(root):
+    if not target.startswith(places.inside):
         raise _Invalid(
             where,
             f"{value} resolves through a symlink to {target}, outside the root {root}",
@@ -425,6 +428,33 @@ def _target(where: str, value: str, root: Path) -> Path:
             "remove the symlink, or put the data under the root (--root DIR)",
         )
     return target
+
+
+class _Places:
+    """Where manifest paths lead, through symlinks as opening the file would: each directory
+    is resolved once however many entries it holds, and a file is looked at only with one
+    ``lstat``. Strings, not pathlib: this runs once per entry of manifests of any size."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+        self.inside = os.path.join(self.root, "")
+        self._directories: dict[str, str] = {}
+
+    def resolve(self, value: str) -> str:
+        directory, _, name = value.rpartition("/")
+        path = os.path.join(self._directory(directory), name)
+        if name in (".", "..") or os.path.islink(path):
+            return str(Path(path).resolve())
+        return path
+
+    def _directory(self, directory: str) -> str:
+        found = self._directories.get(directory)
+        if found is None:
+            # resolve() follows symlinks and ".." in order, as the kernel does (never
+            # lexically: a/.. is not the root when a is a symlink), and refuses a loop.
+            found = str(Path(self.root, directory).resolve())
+            self._directories[directory] = found
+        return found
 
 
 def _leaves_root_lexically(value: str) -> bool:
@@ -439,12 +469,16 @@ def _leaves_root_lexically(value: str) -> bool:
     return False
 
 
-def _check_layout(targets: list[tuple[int, Path]], root: Path) -> None:
-    """No two entries share a file, and no entry needs a directory where another has a file."""
-    files: dict[Path, int] = {}
-    directories: dict[Path, int] = {}
+def _check_layout(targets: list[tuple[int, str]], root: Path) -> None:
+    """No two entries share a file, and no entry needs a directory where another has a file.
+    One pass over the paths as strings: a set of files and a set of the directories above
+    them, so the cost grows with the number of path components, not with their pairs."""
+    files: dict[str, int] = {}
+    directories: dict[str, int] = {}
+    prefix = len(str(root))
     for index, target in targets:
-        problem = _layout_problem(target, root, files, directories)
+        shown = target[prefix:].lstrip(os.sep)
+        problem = _layout_problem(shown, files, directories)
         if problem:
             raise _Invalid(
                 f"datasets[{index}].path",
@@ -452,25 +486,23 @@ def _check_layout(targets: list[tuple[int, Path]], root: Path) -> None:
                 "path",
                 "give each entry its own path (and remove duplicate entries)",
             )
-        files[target] = index
-        for parent in _parents_under(target, root):
+        files[shown] = index
+        for parent in _parents(shown):
             directories.setdefault(parent, index)
 
 
-def _layout_problem(
-    target: Path, root: Path, files: dict[Path, int], directories: dict[Path, int]
-) -> str | None:
-    shown = target.relative_to(root).as_posix()
-    if target in files:
-        return f"two entries share the target path {shown} (also datasets[{files[target]}])"
-    if target in directories:
-        return f"{shown} is a file here but a directory in datasets[{directories[target]}]"
-    for parent in _parents_under(target, root):
+def _layout_problem(shown: str, files: dict[str, int], directories: dict[str, int]) -> str | None:
+    if shown in files:
+        return f"two entries share the target path {shown} (also datasets[{files[shown]}])"
+    if shown in directories:
+        return f"{shown} is a file here but a directory in datasets[{directories[shown]}]"
+    for parent in _parents(shown):
         if parent in files:
-            shown_parent = parent.relative_to(root).as_posix()
-            return f"{shown} needs a directory {shown_parent}, a file in datasets[{files[parent]}]"
+            return f"{shown} needs a directory {parent}, a file in datasets[{files[parent]}]"
     return None
 
 
-def _parents_under(target: Path, root: Path) -> list[Path]:
-    return [parent for parent in target.parents if parent != root and parent.is_relative_to(root)]
+def _parents(shown: str) -> list[str]:
+    """``a/b/c`` → ``a``, ``a/b``: the directories a path under the root needs."""
+    parts = shown.split(os.sep)
+    return [os.sep.join(parts[:n]) for n in range(1, len(parts))]
