@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,16 +53,15 @@ class Pending:
 @dataclass(slots=True)
 class ConnectionLimit:
     """How many connections a file may hold. A server that throttles (429, Google's
-    "automated queries" page) says it takes fewer: the limit falls to the connections it
-    still serves, and is not raised again for this file."""
+    "automated queries" page) says it takes fewer: each refused connection lowers the limit
+    below the connections open (itself among them) and leaves, so once every refusal is back
+    the limit is what the server serves. It is not raised again for this file."""
 
     limit: int
     active: int = 0
-    streaming: int = 0
 
     def lower(self) -> None:
-        served = self.streaming or self.limit  # none streaming says nothing of how many it serves
-        self.limit = max(1, min(self.limit, served, self.active - 1))
+        self.limit = max(1, min(self.limit, self.active - 1))
 
     @property
     def over(self) -> bool:
@@ -175,7 +174,8 @@ async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None)
         before = segment.pos
         try:
             if first is not None:
-                await _streaming(work, _pump(work, first.reply, segment, first.stop))
+                async with _drive_place(work):  # the probe's answer is one of Drive's too
+                    await _pump(work, first.reply, segment, first.stop)
             else:
                 await _request_span(work, segment)
         except EvioError as error:
@@ -223,15 +223,18 @@ async def _request_span(work: FileWork, segment: Segment) -> None:
     if validator:
         headers["If-Range"] = validator
     url = work.url
-    async with (
-        work.gate.place() if work.gate is not None else nullcontext(),
-        work.transport.get(url, headers, work.home) as reply,
-    ):
+    async with _drive_place(work), work.transport.get(url, headers, work.home) as reply:
         await _refuse_throttling(work, reply)
         if work.refresh is not None and (reply.status in (401, 403) or is_html_page(reply.headers)):
             raise _Expired(url)
         check_span(reply, work, segment.pos, stop - 1)
-        await _streaming(work, _pump(work, reply, segment, stop))
+        await _pump(work, reply, segment, stop)
+
+
+def _drive_place(work: FileWork) -> AbstractAsyncContextManager[None]:
+    """One of the byte responses Drive takes from this machine at once (nothing to hold for
+    other sources)."""
+    return work.gate.place() if work.gate is not None else nullcontext()
 
 
 async def _refuse_throttling(work: FileWork, reply: Reply) -> None:
@@ -246,15 +249,6 @@ async def _refuse_throttling(work: FileWork, reply: Reply) -> None:
         raise throttled
     if reply.status == 429:
         raise status_error(reply.status, reply.headers, reply.url)
-
-
-async def _streaming(work: FileWork, body: Awaitable[None]) -> None:
-    """Count the connection as one the server serves while ``body`` is read."""
-    work.connections.streaming += 1
-    try:
-        await body
-    finally:
-        work.connections.streaming -= 1
 
 
 class _Expired(EvioError):

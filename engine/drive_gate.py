@@ -48,13 +48,13 @@ class DriveGate:
                 self._values[_OPEN] = max(0.0, self._values[_OPEN] - 1)
 
     def throttled(self, pause: float | None) -> None:
-        """Drive refused a request: everyone waits ``pause`` seconds, and the ceiling falls
-        below the responses open now (the refused one among them)."""
+        """Drive refused a request (whose place is given back by now): everyone waits
+        ``pause`` seconds, and the ceiling falls to the responses still open."""
         with self._values.get_lock():
             until = time.monotonic() + (DEFAULT_PAUSE if pause is None else pause)
             self._values[_PAUSED_UNTIL] = max(self._values[_PAUSED_UNTIL], until)
             ceiling = self._values[_CEILING] or float("inf")
-            self._values[_CEILING] = max(1.0, min(ceiling, self._values[_OPEN] - 1))
+            self._values[_CEILING] = max(1.0, min(ceiling, self._values[_OPEN]))
 
     @property
     def ceiling(self) -> int | None:

@@ -190,6 +190,9 @@ def test_a_per_file_connection_cap_lowers_the_connections_and_lands_whole(
     assert max(e.open for e in log) <= 2
     # Eight requests at most were ever under way: at most six refusals, not one per retry.
     assert len(refused) <= 6, [(round(e.at, 3), e.change, e.open) for e in log]
+    # Fewer connections, not one: the two Drive serves are used once the refusals are back.
+    after = [e.open for e in log if e.at > refused[-1].at and e.change == "opened"]
+    assert max(after) == 2, [(round(e.at, 3), e.change, e.open) for e in log]
 
 
 def test_drive_throttling_one_file_slows_every_worker(
