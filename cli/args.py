@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_rate,
         metavar="RATE",
         help="cap the total download rate across all connections and workers, in bytes "
-        "per second: 500K, 20M, 1.5G (powers of 1024)",
+        "per second: 500K, 20M, 20MiB/s, 1.5G (K, M, G, KiB, MiB, GiB: powers of 1024, as "
+        "speeds are shown) or 20MB/s, 500kB (kB, KB, MB, GB: powers of 1000)",
     )
     add_reach_options(parser)
     add(

@@ -167,7 +167,8 @@ def fetch(
         verify: also check the SHA256 (and the manifest's other checksum) of files already
             present before skipping them.
         resume: continue partial downloads (False: discard them and start from zero).
-        max_speed: one cap on the total rate, in bytes per second or as ``"20M"``.
+        max_speed: one cap on the total rate, in bytes per second or as the command line
+            writes it: ``"20M"``, ``"20MiB/s"`` (powers of 1024), ``"20MB/s"`` (of 1000).
         proxy: an HTTP proxy for every request, ``"http://[USER:PASSWORD@]HOST:PORT"``;
             ``""`` for none; None (the default) reads ``HTTP_PROXY``, ``HTTPS_PROXY``,
             ``ALL_PROXY`` as curl does. ``NO_PROXY`` applies either way.

@@ -9,10 +9,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Protocol
 
-_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
-_RATE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([KMG]?)", re.IGNORECASE)
+# A number, an optional SI prefix, ``i`` for binary units, ``B`` (or a ``b`` refused as
+# bits) and an optional ``/s``: ``20``, ``20M``, ``20 MB/s``, ``20MiB/s``.
+_RATE = re.compile(
+    r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kmg]?)(i?)(b?)(?:/s)?", re.IGNORECASE | re.ASCII
+)
+_POWERS = {"": 0, "K": 1, "M": 2, "G": 3}
+# Far beyond any link; it keeps the bucket's arithmetic in floats' exact range.
+MAX_RATE = 2**62
 
 
 class BucketCell(Protocol):
@@ -74,19 +81,41 @@ class TokenBucket:
 
 
 def parse_rate(text: str) -> int:
-    """Bytes per second from ``1000``, ``500K``, ``20M`` or ``1.5G`` (powers of 1024)."""
+    """Bytes per second from a rate as people write it: ``1000``, ``500K``, ``20M``,
+    ``20MB/s``, ``20MiB/s``, ``1.5G``.
+
+    The bare letters K, M, G and the binary units KiB, MiB, GiB are powers of 1024 (the
+    units evio-fetch prints); kB (or KB), MB and GB are powers of 1000. A lowercase ``b``
+    means bits to most people, so ``20Mb`` is refused rather than read as bytes.
+    """
     match = _RATE.fullmatch(text.strip())
     if match is None:
         raise ValueError(_rate_message(text))
-    number, unit = match.groups()
-    value = int(float(number) * _UNITS[unit.upper()])
-    if value < 1:
+    number, prefix, binary, byte = match.groups()
+    if byte == "b":
+        raise ValueError(_bits_message(text, number, prefix.upper()))
+    if binary and not prefix:
+        raise ValueError(_rate_message(text))
+    decimal = bool(prefix) and bool(byte) and not binary
+    factor = (1000 if decimal else 1024) ** _POWERS[prefix.upper()]
+    # Decimal, not float: 4.35MB is 4350000 bytes, not 4349999.
+    value = int(Decimal(number) * factor)
+    if not 1 <= value <= MAX_RATE:
         raise ValueError(_rate_message(text))
     return value
 
 
+def _bits_message(text: str, number: str, prefix: str) -> str:
+    bytes_ = f"{number}{prefix}B or {number}{prefix}iB" if prefix else f"{number}B"
+    return (
+        f"invalid rate {text!r}: a lowercase b means bits, and rates are in bytes per second; "
+        f"write {bytes_}"
+    )
+
+
 def _rate_message(text: str) -> str:
     return (
-        f"invalid rate {text!r}: expected a positive number of bytes per second, "
-        "optionally followed by K, M or G (powers of 1024), e.g. 500K, 20M or 1.5G"
+        f"invalid rate {text!r}: expected bytes per second from 1 B/s, such as 500K, 20M, "
+        "20MB/s, 20MiB/s or 1.5G (K, M, G, KiB, MiB, GiB: powers of 1024; kB, MB, GB: "
+        "powers of 1000)"
     )

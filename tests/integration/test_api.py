@@ -298,6 +298,7 @@ def test_ctrl_c_stops_the_run_and_is_raised_again(dataset: Dataset, tmp_path: Pa
         ({"sources": ["ftp://x/a"]}, "ftp://x/a"),
         ({"sources": ["http://x/a"], "max_speed": "fast"}, "max_speed='fast'"),
         ({"sources": ["http://x/a"], "max_speed": 0}, "max_speed=0"),
+        ({"sources": ["http://x/a"], "max_speed": "20Mb"}, "max_speed='20Mb'.*bits"),
     ],
 )
 async def test_bad_arguments_raise_before_anything_runs(

@@ -106,15 +106,38 @@ def test_bound_holds_for_interleaved_senders(
         assert total <= rate * when + burst + 1e-6 * (total + 1)
 
 
+KIB, MIB, GIB = 1024, 1024**2, 1024**3
+# Bare letters and binary units are powers of 1024 (what the tool prints); kB/KB, MB, GB
+# are powers of 1000; /s may follow any of them.
 PARSE_OK = [
     ("1000", 1000),
-    ("500K", 500 * 1024),
-    ("500k", 500 * 1024),
-    ("20M", 20 * 1024**2),
-    ("1.5G", 3 * 1024**3 // 2),
-    (" 2 M ", 2 * 1024**2),
-    ("0.5K", 512),
     ("1", 1),
+    ("1000/s", 1000),
+    ("64B", 64),
+    ("64 B/s", 64),
+    ("500K", 500 * KIB),
+    ("500k", 500 * KIB),
+    ("0.5K", 512),
+    ("20M", 20 * MIB),
+    ("20m", 20 * MIB),
+    (" 2 M ", 2 * MIB),
+    ("1.5G", 3 * GIB // 2),
+    ("20Mi", 20 * MIB),
+    ("20MiB", 20 * MIB),
+    ("20MiB/s", 20 * MIB),
+    ("20 MiB/s", 20 * MIB),
+    ("20MIB", 20 * MIB),
+    ("500KiB", 500 * KIB),
+    ("1.5GiB/s", 3 * GIB // 2),
+    ("20MB", 20_000_000),
+    ("20MB/s", 20_000_000),
+    ("20 MB/S", 20_000_000),
+    ("500kB", 500_000),
+    ("500KB", 500_000),
+    ("500KB/s", 500_000),
+    ("1.5GB", 1_500_000_000),
+    ("4.35MB", 4_350_000),
+    ("0.001MB", 1000),
 ]
 
 
@@ -124,8 +147,23 @@ def test_parse_rate_accepts(text: str, value: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["0", "0K", "0.0001", "-5", "-1M", "banana", "", "M", "1T", "1e6", "nan", "inf"]
+    "text",
+    [
+        *("0", "0K", "0MB", "0.0001", "0.1B", "-5", "-1M", "banana", "", "M", "MB", "/s"),
+        *("1T", "1TB", "1e6", "nan", "inf", "20iB", "20 M B", "20MBps", "20M/h", "20KiBB"),
+        "9" * 40,
+    ],
 )
 def test_parse_rate_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid rate"):
+    with pytest.raises(ValueError, match="invalid rate") as raised:
         parse_rate(text)
+    assert "20MB/s" in str(raised.value) and "powers of 1000" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "advice"), [("20Mb", "20MB or 20MiB"), ("20mb/s", "20MB or 20MiB"), ("64b", "64B")]
+)
+def test_a_lowercase_b_is_bits_and_refused(text: str, advice: str) -> None:
+    with pytest.raises(ValueError, match="bits") as raised:
+        parse_rate(text)
+    assert f"write {advice}" in str(raised.value)
