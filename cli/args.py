@@ -16,6 +16,7 @@ from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
 from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import checked_ca_bundle, checked_proxy
+from evio_fetch.engine.shard_env import shard_from_environment
 from evio_fetch.engine.sharding import parse_shard
 from evio_fetch.engine.version import VERSION
 
@@ -24,6 +25,7 @@ DRIVE_URL_ENV = "EVIO_FETCH_DRIVE_URL"
 # The console scripts, one entry point: the first is the product's name, the second the
 # command its design documents use.
 COMMANDS = ("evio-fetch", "download-datasets")
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _shard(text: str) -> tuple[int, int]:
+def _shard(text: str) -> tuple[int, int] | str:
+    if text.strip().lower() == AUTO:
+        return AUTO  # read from the environment once the words are parsed, hint and all
     try:
         return parse_shard(text)
     except UsageError as error:
@@ -181,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_shard,
         metavar="K/N",
         help="fetch only shard K of N (K counts from 1: 1/4 .. 4/4), a size-balanced share "
-        "of the entries that is the same on every machine; for job arrays",
+        "of the entries that is the same on every machine; for job arrays. 'auto' reads K "
+        "and N from a Slurm job array (SLURM_ARRAY_TASK_ID, ..._COUNT, ..._MIN) or a "
+        "Kubernetes indexed Job (JOB_COMPLETION_INDEX and EVIO_FETCH_SHARD_COUNT)",
     )
     add(
         "--retries",
@@ -294,7 +300,7 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         demo_requested=ns.demo is not None,
         resume_state=ns.resume_state,
         options=options,
-        shard=ns.shard,
+        shard=shard_from_environment(os.environ) if ns.shard == AUTO else ns.shard,
     )
 
 

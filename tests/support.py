@@ -74,9 +74,15 @@ def leftovers(out: Path) -> list[Path]:
 
 
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    unset: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """The real command, in a subprocess, from the installed package."""
+    """The real command, in a subprocess, from the installed package; ``env`` is added to
+    this process's environment, and the variables named in ``unset`` are left out."""
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "-m", "evio_fetch.cli", *args],
         cwd=cwd,
@@ -85,7 +91,7 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         check=False,
-        env={**os.environ, **(env or {})},
+        env={**environment, **(env or {})},
     )
 
 

@@ -9,11 +9,18 @@ from pathlib import Path
 import pytest
 from support import leftovers, run_cli, write_manifest
 
+from evio_fetch.engine import shard_env
 from evio_fetch.engine.loopback.dataset import DataFile
 from evio_fetch.engine.loopback.server import ServerThread
 
 Dataset = tuple[Path, list[DataFile]]
 SHARDS = 4
+# The variables --shard auto reads: none is inherited from a scheduler running the tests.
+SCHEDULER_VARIABLES = (
+    *shard_env.SLURM_ALL,
+    shard_env.JOB_INDEX,
+    shard_env.SHARD_COUNT,
+)
 
 
 def manifest_for(tmp_path: Path, files: list[DataFile], server: ServerThread) -> Path:
@@ -100,3 +107,62 @@ def test_shard_and_resume_state_do_not_mix(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--shard cannot be combined with --resume-state" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def slurm_array(task: int, first: int, last: int) -> dict[str, str]:
+    """The variables sbatch --array=FIRST-LAST sets in task TASK."""
+    return {
+        "SLURM_ARRAY_TASK_ID": str(task),
+        "SLURM_ARRAY_TASK_MIN": str(first),
+        "SLURM_ARRAY_TASK_MAX": str(last),
+        "SLURM_ARRAY_TASK_COUNT": str(last - first + 1),
+    }
+
+
+def indexed_job(index: int) -> dict[str, str]:
+    return {"JOB_COMPLETION_INDEX": str(index), "EVIO_FETCH_SHARD_COUNT": str(SHARDS)}
+
+
+@pytest.mark.parametrize(
+    ("environment", "which"),
+    [
+        pytest.param(slurm_array(0, 0, SHARDS - 1), 1, id="slurm-array-from-0"),
+        pytest.param(slurm_array(SHARDS, 1, SHARDS), SHARDS, id="slurm-array-from-1"),
+        pytest.param(slurm_array(102, 100, 100 + SHARDS - 1), 3, id="slurm-array-from-100"),
+        pytest.param(indexed_job(1), 2, id="kubernetes-indexed-job"),
+    ],
+)
+def test_shard_auto_is_the_shard_the_scheduler_numbers(
+    dataset: Dataset, server: ServerThread, tmp_path: Path, environment: dict[str, str], which: int
+) -> None:
+    _, files = dataset
+    manifest = manifest_for(tmp_path, files, server)
+    args = ("--manifest", str(manifest), "--dry-run")
+    auto = run_cli(
+        *args, "--shard", "auto", cwd=tmp_path, env=environment, unset=SCHEDULER_VARIABLES
+    )
+    assert auto.returncode == 0, auto.stderr
+    given = run_cli(*args, "--shard", f"{which}/{SHARDS}", cwd=tmp_path, unset=SCHEDULER_VARIABLES)
+    assert (auto.stdout, auto.stderr) == (given.stdout, given.stderr)
+    assert f"shard {which}/{SHARDS}: " in auto.stdout + auto.stderr
+
+
+@pytest.mark.parametrize(
+    ("environment", "words"),
+    [
+        pytest.param({}, "SLURM_ARRAY_TASK_ID (Slurm) or JOB_COMPLETION_INDEX", id="none"),
+        pytest.param({"JOB_COMPLETION_INDEX": "1"}, "EVIO_FETCH_SHARD_COUNT", id="no-count"),
+    ],
+)
+def test_shard_auto_outside_a_job_array_is_a_usage_error(
+    tmp_path: Path, environment: dict[str, str], words: str
+) -> None:
+    result = run_cli(
+        "--shard", "auto", "--dry-run", "http://127.0.0.1:9/a.bin",
+        cwd=tmp_path, env=environment, unset=SCHEDULER_VARIABLES,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("evio-fetch: error: --shard auto: ") and words in lines[0]
+    assert lines[1].startswith("  hint: ") and "--shard K/N" in lines[1]
+    assert len(lines) == 2 and result.stdout == ""
