@@ -4,7 +4,11 @@ process that may have threads), each joined to the parent by one duplex pipe."""
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -69,9 +73,37 @@ def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
         name="evio-fetch worker",
         daemon=True,
     )
-    process.start()
+    with _ignored_by_workers_from_birth():
+        process.start()
     child_end.close()
     return WorkerHandle(process, parent_end)
+
+
+@contextmanager
+def _ignored_by_workers_from_birth() -> Iterator[None]:
+    """Ctrl-C at a terminal reaches every process of the group, and only the parent decides
+    what it means (it asks the workers to stop). A worker started while SIGINT is ignored
+    ignores it from its first instruction (an ignored signal stays ignored across exec), so
+    one still importing its HTTP client never dies of it with a traceback.
+
+    In the parent the signal is blocked meanwhile: Linux keeps a blocked signal pending even
+    while it is ignored, so a Ctrl-C pressed during the start is raised once it is over."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change a handler; it also receives the signal
+        return
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        # Ignoring a pending signal would discard it: then start the worker as it is.
+        if signal.SIGINT in signal.sigpending():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 @dataclass(eq=False)
