@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
 from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import checked_ca_bundle, checked_proxy
+from evio_fetch.engine.redaction import redact_url
 from evio_fetch.engine.shard_env import shard_from_environment
 from evio_fetch.engine.sharding import parse_shard
 from evio_fetch.engine.version import VERSION
@@ -307,6 +309,8 @@ def parse(argv: Sequence[str] | None = None) -> Args:
 def _check_what_is_fetched(ns: argparse.Namespace) -> None:
     """One thing is fetched: a manifest, SOURCEs, or one state file; never one of them while
     another given on the same command line is silently left aside."""
+    if ns.demo is not None:
+        _check_demo_alone(ns)
     if ns.resume_state is not None:
         _check_state_alone(ns)
     if ns.manifest is not None and ns.sources:
@@ -331,4 +335,36 @@ def _check_state_alone(ns: argparse.Namespace) -> None:
             f"--resume-state cannot be combined with {', '.join(ignored)}",
             "--resume-state finishes the download beside its state file; drop "
             f"{' and '.join(ignored)}, or drop --resume-state",
+        )
+
+
+# A scheme and a colon: what a URL starts with, and no directory name a person means to make.
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(//|/)|(https?|ftps?|file):", re.ASCII)
+
+
+def _check_demo_alone(ns: argparse.Namespace) -> None:
+    """The demo fetches its own dataset: a URL given as its directory, or anything that says
+    what else to fetch, is a mistake to point out rather than a directory ``http:/`` to make."""
+    if _URL_START.match(ns.demo):
+        raise UsageError(
+            f"--demo {redact_url(ns.demo)}: --demo takes a directory to download the demo "
+            "dataset into, not a URL",
+            f"to fetch the URL, give it without --demo: {command_name()} URL",
+        )
+    given = (
+        ("SOURCE", bool(ns.sources)),
+        ("--manifest", ns.manifest is not None),
+        ("--resume-state", ns.resume_state is not None),
+        ("--shard", ns.shard is not None),
+        ("-o", ns.output_dir is not None),
+        ("--root", ns.root is not None),
+        ("--dry-run", ns.dry_run),
+        ("--json", ns.json),
+    )
+    ignored = [flag for flag, present in given if present]
+    if ignored:
+        raise UsageError(
+            f"--demo cannot be combined with {', '.join(ignored)}",
+            "the demo downloads a generated dataset from a server of its own, into --demo DIR "
+            f"if given; drop {' and '.join(ignored)}, or drop --demo",
         )

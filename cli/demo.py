@@ -12,8 +12,9 @@ import msgspec
 from rich.console import Console
 
 from evio_fetch.cli.args import Args
+from evio_fetch.cli.interrupts import INTERRUPTED_LINE, sigterm_as_interrupt
 from evio_fetch.cli.render import make_display
-from evio_fetch.cli.report import exit_status, summary_line
+from evio_fetch.cli.report import EXIT_INTERRUPTED, exit_status, summary_line
 from evio_fetch.cli.units import human_duration, human_rate
 from evio_fetch.engine import runner
 from evio_fetch.engine.loopback.dataset import DataFile, demo_files, generate
@@ -28,6 +29,27 @@ CONNECTION_CAP = 16 * 1024 * 1024
 def run_demo(args: Args, console: Console) -> int:
     keep = args.demo is not None
     out = args.demo.resolve() if args.demo is not None else Path(tempfile.mkdtemp("evio-demo"))
+    try:
+        with sigterm_as_interrupt():
+            report = _serve_and_fetch(args, console, out)
+    finally:
+        if not keep:
+            shutil.rmtree(out, ignore_errors=True)
+    console.print(summary_line(report.results, report.seconds), markup=False)
+    if report.interrupted:
+        # As a real run ends; a temporary directory, though, is gone with what it held.
+        line = INTERRUPTED_LINE if keep else TEMPORARY_INTERRUPTED_LINE
+        console.print(line, markup=False, soft_wrap=True)
+        return EXIT_INTERRUPTED
+    if args.options.max_speed is None:  # under a cap of the user's, the comparison says nothing
+        _compare_with_one_stream(console, report, args.options.concurrency)
+    return exit_status(report.results)
+
+
+TEMPORARY_INTERRUPTED_LINE = "Interrupted: the demo's temporary directory is removed."
+
+
+def _serve_and_fetch(args: Args, console: Console, out: Path) -> runner.RunReport:
     with tempfile.TemporaryDirectory(prefix="evio-demo-server-") as served:
         console.print(f"Generating the demo dataset in {served} …", markup=False)
         files = generate(Path(served), demo_files(), seed=2025)
@@ -45,13 +67,7 @@ def run_demo(args: Args, console: Console) -> int:
             with make_display(console, quiet=args.quiet) as display:
                 # The server is on this machine: never through a proxy.
                 options = msgspec.structs.replace(args.options, proxy="")
-                report = runner.run(specs, options, display)
-    console.print(summary_line(report.results, report.seconds), markup=False)
-    if args.options.max_speed is None:  # under a cap of the user's, the comparison says nothing
-        _compare_with_one_stream(console, report, args.options.concurrency)
-    if not keep:
-        shutil.rmtree(out, ignore_errors=True)
-    return 130 if report.interrupted else exit_status(report.results)
+                return runner.run(specs, options, display)
 
 
 def demo_specs(files: list[DataFile], server: ServerThread, out: Path) -> list[FileSpec]:

@@ -4,15 +4,14 @@ and choose the exit status. No download logic lives here."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 
 from evio_fetch.cli import confirm
 from evio_fetch.cli.args import Args
+from evio_fetch.cli.interrupts import INTERRUPTED_LINE, sigterm_as_interrupt
 from evio_fetch.cli.plan_view import plan_lines, shard_line
 from evio_fetch.cli.render import make_display
 from evio_fetch.cli.report import (
@@ -83,7 +82,7 @@ def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> i
         return EXIT_DECLINED
     _warn_drive_bursts(args, specs, console)
     _warn_netrc(console)
-    with _interrupts_as_keyboard_interrupt(), make_display(console, quiet=args.quiet) as display:
+    with sigterm_as_interrupt(), make_display(console, quiet=args.quiet) as display:
         report = runner.run(specs, args.options, display, planned=items, launched=launched)
     return finish(args, console, report)
 
@@ -103,11 +102,7 @@ def finish(args: Args, console: Console, report: runner.RunReport) -> int:
         sys.stdout.buffer.write(json_document(report.results, report.seconds, VERSION) + b"\n")
         sys.stdout.flush()
     if report.interrupted:
-        console.print(
-            "Interrupted: what was downloaded is kept; run the same command again to resume.",
-            markup=False,
-            soft_wrap=True,
-        )
+        console.print(INTERRUPTED_LINE, markup=False, soft_wrap=True)
         return EXIT_INTERRUPTED
     return exit_status(report.results)
 
@@ -127,17 +122,3 @@ def _warn_netrc(console: Console) -> None:
     _, problem = load_logins()
     if problem is not None:
         console.print(f"warning: {problem}", markup=False, soft_wrap=True)
-
-
-class _interrupts_as_keyboard_interrupt:
-    """SIGTERM stops a run the way Ctrl-C does: workers stop, what was written is kept."""
-
-    def __enter__(self) -> None:
-        self._previous = signal.signal(signal.SIGTERM, self._raise)
-
-    def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
-
-    @staticmethod
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
