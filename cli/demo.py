@@ -4,8 +4,11 @@ way Google Drive does; the real engine and display fetch and verify it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -24,6 +27,10 @@ from evio_fetch.engine.model import FileSpec
 # Google Drive serves each connection at a few tens of MB/s at best; the demo caps likewise,
 # which is where segmented downloads earn their keep.
 CONNECTION_CAP = 16 * 1024 * 1024
+# 2025-01-01T00:00:00Z, the date every served file bears.
+SERVED_DATE = 1_735_689_600
+# Below Linux's range of ports for outgoing connections (32768-60999), so rarely taken.
+DEMO_PORT = 27182
 
 
 def run_demo(args: Args, console: Console) -> int:
@@ -53,8 +60,9 @@ def _serve_and_fetch(args: Args, console: Console, out: Path) -> runner.RunRepor
     with tempfile.TemporaryDirectory(prefix="evio-demo-server-") as served:
         console.print(f"Generating the demo dataset in {served} …", markup=False)
         files = generate(Path(served), demo_files(), seed=2025)
+        _same_date(Path(served), files)
         config = ServerConfig(rate_per_connection=CONNECTION_CAP, content_disposition=True)
-        with ServerThread(Path(served), config) as server:
+        with _serving(Path(served), config) as server:
             specs = demo_specs(files, server, out)
             # Two short lines rather than one that an 80-column terminal would wrap.
             cap = human_rate(CONNECTION_CAP)
@@ -68,6 +76,29 @@ def _serve_and_fetch(args: Args, console: Console, out: Path) -> runner.RunRepor
                 # The server is on this machine: never through a proxy.
                 options = msgspec.structs.replace(args.options, proxy="")
                 return runner.run(specs, options, display)
+
+
+@contextmanager
+def _serving(served: Path, config: ServerConfig) -> Iterator[ServerThread]:
+    """The server, on DEMO_PORT when it is free: the same URLs each time, so that a demo
+    interrupted into DIR resumes there (a partial download is resumed from the same URL)."""
+    server = ServerThread(served, config, port=DEMO_PORT)
+    try:
+        server.start()
+    except OSError:  # taken: any port will do, and the next run starts over
+        server = ServerThread(served, config)
+        server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _same_date(served: Path, files: list[DataFile]) -> None:
+    """The same bytes every time (a fixed seed) and the same date, hence the same ETag and
+    Last-Modified: a resumed download checks them."""
+    for f in files:
+        os.utime(served / f.path, (SERVED_DATE, SERVED_DATE))
 
 
 def demo_specs(files: list[DataFile], server: ServerThread, out: Path) -> list[FileSpec]:

@@ -49,7 +49,8 @@ def test_a_url_given_to_demo_is_shown_without_its_secrets(tmp_path: Path) -> Non
 
 
 def has_partial(directory: Path) -> bool:
-    return directory.is_dir() and bool(leftovers(directory))
+    """A partial download with its state: something a later run can resume."""
+    return directory.is_dir() and any(directory.rglob("*.evio-state"))
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
@@ -72,6 +73,11 @@ def test_interrupting_the_demo_ends_as_a_real_run_does(tmp_path: Path, how: int)
     assert stderr.rstrip().endswith(INTERRUPTED_LINE)
     assert "times faster" not in stderr and "Traceback" not in stderr
     assert leftovers(out) != []  # kept for a later run, as the line says
+    again = run_cli("--demo", str(out), cwd=tmp_path, timeout=240)
+    assert again.returncode == 0, again.stderr
+    # The same URLs, bytes and validators: what was kept is resumed, not started over.
+    assert "starting over" not in again.stderr and "5 downloaded" in again.stderr
+    assert leftovers(out) == []
 
 
 def test_interrupting_the_demo_in_a_temporary_directory_removes_it(tmp_path: Path) -> None:
