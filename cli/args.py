@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--dry-run",
         action="store_true",
-        help="print the plan (what would be fetched or skipped, and why); write nothing",
+        help="print the plan on stdout, in JSON with --json (what would be fetched, resumed "
+        "or skipped, and why); write nothing, request nothing",
     )
     add(
         "-q",
@@ -215,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_reach_options(parser)
     add(
-        "--json", action="store_true", help="print a JSON report of every file on stdout at the end"
+        "--json",
+        action="store_true",
+        help="print a JSON report of every file on stdout at the end, or the plan with --dry-run",
     )
     add(
         "--demo",

@@ -4,7 +4,6 @@ and choose the exit status. No download logic lives here."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -12,6 +11,7 @@ from rich.console import Console
 from evio_fetch.cli import confirm
 from evio_fetch.cli.args import Args
 from evio_fetch.cli.interrupts import INTERRUPTED_LINE, sigterm_as_interrupt
+from evio_fetch.cli.plan_json import plan_document
 from evio_fetch.cli.plan_view import plan_lines, shard_line
 from evio_fetch.cli.render import make_display
 from evio_fetch.cli.report import (
@@ -21,6 +21,7 @@ from evio_fetch.cli.report import (
     json_document,
     summary_line,
 )
+from evio_fetch.cli.stdout import write_lines, write_stdout
 from evio_fetch.engine import planning, runner, sharding
 from evio_fetch.engine.errors import ManifestError, StateError, UsageError
 from evio_fetch.engine.manifest import load_manifest
@@ -70,13 +71,21 @@ def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> i
     specs, warnings = load_specs(args)
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
+    header: list[str] = []
     if args.shard is not None:
-        specs = _take_shard(args.shard, specs, console, quiet=args.quiet and not args.dry_run)
+        total = len(specs)
+        specs = sharding.shard(specs, *args.shard)
+        header.append(shard_line(args.shard, specs, total))
     items = planning.plan(specs, args.options)
     if args.dry_run:
-        for line in plan_lines(items):
-            console.print(line, markup=False, soft_wrap=True)
+        # The plan is the output asked for: on stdout, for a pager, a file or a program.
+        if args.json:
+            write_stdout(plan_document(items, VERSION, args.shard))
+        else:
+            write_lines([*header, *plan_lines(items)])
         return 0
+    for line in header if not args.quiet else []:
+        console.print(line, markup=False, soft_wrap=True)
     if confirm.needs_asking(items, yes=args.yes) and not confirm.ask(console, items):
         console.print("Nothing fetched.", markup=False)
         return EXIT_DECLINED
@@ -87,20 +96,10 @@ def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> i
     return finish(args, console, report)
 
 
-def _take_shard(
-    which: tuple[int, int], specs: list[FileSpec], console: Console, *, quiet: bool
-) -> list[FileSpec]:
-    mine = sharding.shard(specs, *which)
-    if not quiet:
-        console.print(shard_line(which, mine, len(specs)), markup=False, soft_wrap=True)
-    return mine
-
-
 def finish(args: Args, console: Console, report: runner.RunReport) -> int:
     console.print(summary_line(report.results, report.seconds), markup=False, soft_wrap=True)
     if args.json:
-        sys.stdout.buffer.write(json_document(report.results, report.seconds, VERSION) + b"\n")
-        sys.stdout.flush()
+        write_stdout(json_document(report.results, report.seconds, VERSION))
     if report.interrupted:
         console.print(INTERRUPTED_LINE, markup=False, soft_wrap=True)
         return EXIT_INTERRUPTED

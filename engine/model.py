@@ -93,9 +93,20 @@ Action = Literal["fetch", "resume", "skip"]
 
 
 class PlanItem(msgspec.Struct, frozen=True):
+    """What a run will do with one file, as far as the local disk tells before any request."""
+
     spec: FileSpec
     action: Action
     reason: str
+    # Where the file lands: its target; for a file the server names, the path the URL's
+    # name suggests (``guessed``), None when nothing suggests one (a Drive file).
+    path: str | None = None
+    guessed: bool = False
+    # The file's size when known: the manifest's, else the one a partial download's state
+    # records.
+    size: int | None = None
+    # The bytes a partial download already holds (its state's completed ranges).
+    partial: int | None = None
 
 
 Outcome = Literal["downloaded", "present", "failed", "skipped"]

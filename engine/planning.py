@@ -1,15 +1,29 @@
-"""What to do with each file before any request: fetch it, or skip it because it is already
-in place. Reads only the local disk."""
+"""What to do with each file before any request: fetch it, resume it, or skip it because it
+is already in place. Reads only the local disk, and nothing there through a symlink that a
+run would not follow either."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from msgspec.structs import replace
+
+from evio_fetch.engine import state as state_file
 from evio_fetch.engine.checksums import expected, first_mismatch
+from evio_fetch.engine.errors import StateError, UnsafePathError
 from evio_fetch.engine.model import FileSpec, Options, PlanItem
-from evio_fetch.engine.sidecars import part_path
+from evio_fetch.engine.naming import choose_name
+from evio_fetch.engine.resume import usable
+from evio_fetch.engine.sidecars import part_path, state_path
 from evio_fetch.engine.verify import file_digests
+
+NAMED_BY_SERVER = "named by the server"
+# For a file the server names, what is found under the name its URL suggests is only likely
+# to be it.
+MAY_DIFFER = "the server may name it otherwise"
 
 
 def plan(specs: Sequence[FileSpec], options: Options) -> list[PlanItem]:
@@ -18,16 +32,53 @@ def plan(specs: Sequence[FileSpec], options: Options) -> list[PlanItem]:
 
 def plan_one(spec: FileSpec, options: Options) -> PlanItem:
     if spec.target is None:
-        return PlanItem(spec, "fetch", "named by the server")
+        return _plan_named(spec, options)
     target = Path(spec.target)
+    found = PlanItem(spec, "fetch", "missing", path=spec.target, size=spec.size)
     if target.is_file():
         reason = _why_refetch(spec, target, options)
         if reason is None:
-            return PlanItem(spec, "skip", "already present")
-        return PlanItem(spec, "fetch", reason)
-    if options.resume and part_path(target).exists():
-        return PlanItem(spec, "resume", "partial download found")
-    return PlanItem(spec, "fetch", "missing")
+            return PlanItem(spec, "skip", "already present", path=spec.target, size=spec.size)
+        return PlanItem(spec, "fetch", reason, path=spec.target, size=spec.size)
+    if options.resume and _is_regular(part_path(target)):
+        return _plan_partial(found, target, "partial download found")
+    return found
+
+
+def _plan_named(spec: FileSpec, options: Options) -> PlanItem:
+    """A file named by the server: the name its URL suggests is where a previous run most
+    likely left it, whole or in part."""
+    if spec.url is None or spec.output_dir is None:
+        return PlanItem(spec, "fetch", NAMED_BY_SERVER)
+    path = Path(spec.output_dir) / choose_name(None, spec.url)
+    found = PlanItem(spec, "fetch", NAMED_BY_SERVER, path=str(path), guessed=True)
+    if options.resume and _is_regular(part_path(path)):
+        return _plan_partial(found, path, MAY_DIFFER)
+    if _is_regular(path):
+        reason = f"a file of that name is present ({MAY_DIFFER})"
+        return PlanItem(spec, "fetch", reason, path=str(path), guessed=True)
+    return found
+
+
+def _plan_partial(found: PlanItem, target: Path, reason: str) -> PlanItem:
+    """Resume when the partial download's state describes this download, as the fetcher
+    will decide; otherwise it starts over."""
+    try:
+        saved = state_file.load(state_path(target))
+    except (StateError, UnsafePathError):
+        saved = None
+    if saved is None or not usable(saved, found.spec):
+        why = "a partial download is there, but without a state to resume it from"
+        return replace(found, reason=f"{why}: starts over")
+    done = sum(segment.done - segment.start for segment in saved.segments)
+    return replace(found, action="resume", reason=reason, size=saved.size, partial=done)
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _why_refetch(spec: FileSpec, target: Path, options: Options) -> str | None:

@@ -8,6 +8,7 @@ fsync of the directory. The caller flushes the data it describes first."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from evio_fetch.engine.sidecars import STATE_SUFFIX, part_path, temporary_path
 from evio_fetch.engine.storage import disk_error, sync_directory
 
 FORMAT = 1
+# More than the state of any file (a digest per MiB of an 8 TB file is about 250 MB), but a
+# bound on what a file planted under a state's name can make a reader take into memory.
+MAX_BYTES = 256 * 1024 * 1024
 
 
 class SegmentState(msgspec.Struct, array_like=True, frozen=True):
@@ -98,7 +102,8 @@ def _write_synced(path: Path, data: bytes) -> None:
 
 def load(path: Path) -> State:
     """The state at ``path``. Raises StateError (with a reason a person can act on) when it
-    cannot be used: unreadable, garbage, or written by a newer evio-fetch."""
+    cannot be used: unreadable, garbage, or written by a newer evio-fetch. Only a regular
+    file of its own is read: anything else raises UnsafePathError, never followed."""
     try:
         data = _read(path)
     except OSError as error:
@@ -117,10 +122,13 @@ def load(path: Path) -> State:
 
 
 def _read(path: Path) -> bytes:
-    """The file's bytes, read as a regular file of its own: never through a planted link."""
+    """The file's bytes, read as a regular file of its own: never through a planted link,
+    never more than any state file holds."""
     fd = open_regular(path, os.O_RDONLY)
     with os.fdopen(fd, "rb") as handle:
-        return handle.read()
+        if os.fstat(handle.fileno()).st_size > MAX_BYTES:
+            raise OSError(errno.EFBIG, "larger than any state file")
+        return handle.read(MAX_BYTES + 1)
 
 
 def discard(path: Path) -> None:

@@ -133,7 +133,9 @@ def test_dry_run_writes_nothing_and_asks_nothing(
     manifest = write_manifest(tmp_path / "m.json", files, server)
     result = run_cli("--manifest", str(manifest), "--dry-run", cwd=tmp_path)
     assert result.returncode == 0
-    assert "data/big/c.dat" in result.stderr and f"{len(files)} to fetch" in result.stderr
+    # The plan is the output: on stdout, for a pager or a file; nothing else is said.
+    assert "data/big/c.dat" in result.stdout and f"{len(files)} to fetch" in result.stdout
+    assert result.stderr == ""
     assert server.stats.requests == 0
     assert not (tmp_path / "data").exists()
 

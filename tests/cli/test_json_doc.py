@@ -7,11 +7,13 @@ import re
 from pathlib import Path
 from typing import get_args
 
+from evio_fetch.cli.plan_json import PLAN_SCHEMA, plan_document
 from evio_fetch.cli.report import SCHEMA, json_document
 from evio_fetch.engine.errors import ALL_ERRORS
-from evio_fetch.engine.model import Failure, FileResult, FileSpec, Outcome
+from evio_fetch.engine.model import Action, Failure, FileResult, FileSpec, Outcome, PlanItem
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "json.md"
+PLAN_SECTION = "\n## The plan: `--dry-run --json`\n"
 
 
 def results() -> list[FileResult]:
@@ -68,10 +70,16 @@ def section(text: str, title: str) -> str:
     return text[start : end if end != -1 else len(text)]
 
 
+def report_part() -> str:
+    """docs/json.md up to the plan's section: the report's documentation."""
+    text = DOC.read_text()
+    return text[: text.index(PLAN_SECTION)]
+
+
 def test_every_key_written_is_documented_and_every_documented_key_is_written() -> None:
     document = json.loads(json_document(results(), 1.23456, "9.9.9"))
     written = key_paths(document)
-    documented = set(table_rows(DOC.read_text())) - set(get_args(Outcome))
+    documented = set(table_rows(report_part())) - set(get_args(Outcome))
     assert written == documented
 
 
@@ -102,3 +110,47 @@ def test_error_codes_are_those_of_errors_md() -> None:
     codes = {error.code for error in ALL_ERRORS} | {"interrupted", "internal"}
     named = set(re.findall(r"`([a-z_]+)`", section(text, "`files[]`")))
     assert {"http_status", "checksum_mismatch", "interrupted"} <= named & codes
+
+
+# The plan (--dry-run --json) ------------------------------------------------------------
+
+
+def plan_items() -> list[PlanItem]:
+    """One file of every action, a file named by the server among them."""
+    manifest = FileSpec(index=0, label="evio/a.dat", drive_id="1vB1cOZ", target="/r/evio/a.dat")
+    source = FileSpec(index=1, label="https://example.org/b.bin", url="https://example.org/b.bin")
+    return [
+        PlanItem(manifest, "resume", "partial download found", "/r/evio/a.dat", size=9, partial=4),
+        PlanItem(manifest, "skip", "already present", "/r/evio/a.dat", size=9),
+        PlanItem(source, "fetch", "named by the server", "/o/b.bin", guessed=True),
+    ]
+
+
+def plan_part() -> str:
+    text = DOC.read_text()
+    return text[text.index(PLAN_SECTION) :]
+
+
+def test_every_plan_key_written_is_documented_and_every_documented_key_is_written() -> None:
+    written = key_paths(json.loads(plan_document(plan_items(), "9.9.9", (2, 4))))
+    documented = set(table_rows(plan_part())) - set(get_args(Action))
+    assert written == documented
+
+
+def test_the_plan_example_has_the_documents_keys() -> None:
+    text = plan_part()
+    start = text.index("```json\n") + len("```json\n")
+    example = json.loads(text[start : text.index("\n```", start)])
+    written = json.loads(plan_document(plan_items(), "9.9.9", None))
+    assert key_paths(example) == key_paths(written)
+    assert example["schema"] == written["schema"] == PLAN_SCHEMA
+
+
+def test_the_documented_plan_schema_is_the_codes() -> None:
+    match = re.search(r"^Plan schema version: \*\*(\d+)\*\*$", plan_part(), re.MULTILINE)
+    assert match is not None and int(match[1]) == PLAN_SCHEMA
+
+
+def test_every_action_is_documented() -> None:
+    rows = table_rows(plan_part().split("The actions:")[1])
+    assert rows == list(get_args(Action))

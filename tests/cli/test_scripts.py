@@ -33,7 +33,7 @@ def test_the_design_command_lines_work_verbatim(
 
     planned = run_script("download-datasets", "--dry-run", cwd=tmp_path)
     assert planned.returncode == 0, planned.stderr
-    assert f"{len(files)} to fetch" in planned.stderr
+    assert f"{len(files)} to fetch" in planned.stdout and planned.stderr == ""
     assert server.stats.requests == 0 and not (tmp_path / "data").exists()
 
     fetched = run_script("download-datasets", "--yes", "--quiet", cwd=tmp_path)

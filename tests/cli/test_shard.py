@@ -71,8 +71,8 @@ def test_dry_run_shows_only_the_shard(
             "--manifest", str(manifest), "--shard", f"{k}/{SHARDS}", "--dry-run", cwd=tmp_path
         )
         assert result.returncode == 0, result.stderr
-        assert result.stderr.startswith(f"shard {k}/{SHARDS}: ")
-        plans.append([line for line in result.stderr.splitlines() if line.startswith("fetch")])
+        assert result.stdout.startswith(f"shard {k}/{SHARDS}: ") and result.stderr == ""
+        plans.append([line for line in result.stdout.splitlines() if line.startswith("fetch")])
     shown = sorted(line.split()[1] for plan in plans for line in plan)
     assert shown == sorted(f"data/{f.path}" for f in files)
     assert server.stats.requests == 0
