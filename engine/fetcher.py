@@ -224,8 +224,7 @@ def _probe_from(resume: _Resume | None) -> tuple[int, str | None]:
 
 def _root(spec: FileSpec) -> Path | None:
     """What nothing is written outside of, and no directory made above."""
-    root = spec.root or spec.output_dir
-    return Path(root) if root is not None else None
+    return Path(spec.output_dir) if spec.output_dir is not None else None
 
 
 def _has_state(target: Path) -> bool:

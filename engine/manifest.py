@@ -268,7 +268,7 @@ def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
         drive_id=drive_id,
         resource_key=resource_key,
         target=target,
-        root=places.root,
+        output_dir=places.root,
         size=_size(f"{at}.size", entry.size),
         sha256=sha256,
         checksum=checksum,

@@ -52,10 +52,11 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One file to bring to its place.
 
     ``target`` is the absolute final path when it is known before any request (manifest
-    entries); otherwise the server names the file inside ``output_dir``. Nothing is written
-    outside ``root`` (the manifest's root; ``output_dir`` when not given), and no directory is
-    made above it. ``checksum`` is a digest the file must have besides ``sha256``, in another
-    algorithm (e.g. MD5).
+    entries); otherwise the server names the file inside ``output_dir``. ``output_dir`` is
+    the directory the file lands under, and nothing is written outside it nor any directory
+    made above it: the output directory, the root of a manifest's paths, or the directory of
+    a state file resumed alone. ``checksum`` is a digest the file must have besides
+    ``sha256``, in another algorithm (e.g. MD5).
     """
 
     index: int
@@ -65,7 +66,6 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     resource_key: str | None = None
     target: str | None = None
     output_dir: str | None = None
-    root: str | None = None
     size: int | None = None
     sha256: str | None = None
     checksum: Checksum | None = None
@@ -107,6 +107,10 @@ class PlanItem(msgspec.Struct, frozen=True):
     size: int | None = None
     # The bytes a partial download already holds (its state's completed ranges).
     partial: int | None = None
+    # The directories the file's download would create (none existed when the plan was
+    # made), shallowest first, from the output directory or root down: those left empty
+    # after the run are removed.
+    new_dirs: tuple[str, ...] = ()
 
 
 Outcome = Literal["downloaded", "present", "failed", "skipped"]

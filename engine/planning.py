@@ -16,6 +16,7 @@ from evio_fetch.engine.checksums import expected, first_mismatch
 from evio_fetch.engine.errors import StateError, UnsafePathError
 from evio_fetch.engine.model import FileSpec, Options, PlanItem
 from evio_fetch.engine.naming import choose_name
+from evio_fetch.engine.new_dirs import missing_directories
 from evio_fetch.engine.resume import usable
 from evio_fetch.engine.sidecars import part_path, state_path
 from evio_fetch.engine.verify import file_digests
@@ -31,6 +32,22 @@ def plan(specs: Sequence[FileSpec], options: Options) -> list[PlanItem]:
 
 
 def plan_one(spec: FileSpec, options: Options) -> PlanItem:
+    item = _decide(spec, options)
+    return replace(item, new_dirs=_new_dirs(spec)) if item.action != "skip" else item
+
+
+def _new_dirs(spec: FileSpec) -> tuple[str, ...]:
+    """The directories the download would create: those missing between the output
+    directory (or root) and the file, both included."""
+    if spec.target is not None:
+        directory = Path(spec.target).parent
+        return missing_directories(directory, Path(spec.output_dir or directory))
+    return (
+        missing_directories(Path(spec.output_dir), Path(spec.output_dir)) if spec.output_dir else ()
+    )
+
+
+def _decide(spec: FileSpec, options: Options) -> PlanItem:
     if spec.target is None:
         return _plan_named(spec, options)
     target = Path(spec.target)

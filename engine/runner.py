@@ -36,6 +36,7 @@ from evio_fetch.engine.model import (
     Written,
     to_failure,
 )
+from evio_fetch.engine.new_dirs import remove_empty
 from evio_fetch.engine.observer import Observer
 from evio_fetch.engine.planning import plan
 from evio_fetch.engine.pool import (
@@ -95,6 +96,8 @@ def run(
         interrupted = True
     finally:
         interrupted = run_.close() or interrupted
+    # Every worker has stopped: directories made for files that failed are left empty.
+    remove_empty(item.new_dirs for item in items)
     return RunReport(run_.results(interrupted), interrupted, time.monotonic() - began)
 
 

@@ -165,7 +165,7 @@ def spec_from_state(state_file: Path) -> FileSpec:
         drive_id=state.drive_id,
         resource_key=state.resource_key,
         target=str(target),
-        root=str(target.parent),
+        output_dir=str(target.parent),
         size=state.size,
         sha256=state.sha256,
         checksum=state.checksum,

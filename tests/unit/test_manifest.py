@@ -69,7 +69,7 @@ def test_the_spec_example(tmp_path: Path) -> None:
                 label="evio/data/fan/fan_const_rpm.dat",
                 drive_id=FILE_ID,
                 target=str(tmp_path.resolve() / "evio/data/fan/fan_const_rpm.dat"),
-                root=str(tmp_path.resolve()),
+                output_dir=str(tmp_path.resolve()),
                 size=212336640,
                 sha256=SHA,
             )
@@ -108,9 +108,10 @@ ONE_ENTRY = [
 @pytest.mark.parametrize(("item", "fields"), ONE_ENTRY)
 def test_one_entry(tmp_path: Path, item: dict[str, Any], fields: dict[str, Any]) -> None:
     (spec,) = decode(document(item), tmp_path).entries
+    root = str(tmp_path.resolve())
     target = str(tmp_path.resolve() / "evio/x.dat")
     root = str(tmp_path.resolve())
-    assert spec == FileSpec(index=0, label="evio/x.dat", target=target, root=root, **fields)
+    assert spec == FileSpec(index=0, label="evio/x.dat", target=target, output_dir=root, **fields)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,59 @@
+"""Directories a run creates for files that then fail, and only those, removed if empty.
+
+The plan notes, for each file, which directories between its output directory (or root) and
+the file did not exist then; the run creates them as it writes. At the end, those that are
+empty are removed, deepest first, with ``rmdir`` (which removes nothing else): a directory
+that existed before the run, holds anything, or lies above the root is never touched, and
+none is reached through a symlink.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+
+def missing_directories(directory: Path, floor: Path) -> tuple[str, ...]:
+    """The directories from ``floor`` down to ``directory`` (both included) that do not
+    exist, shallowest first; nothing above ``floor``."""
+    if not directory.is_relative_to(floor):
+        return ()
+    missing: list[str] = []
+    for candidate in (directory, *directory.parents):
+        if os.path.lexists(candidate):
+            break
+        missing.append(str(candidate))
+        if candidate == floor:
+            break
+    return tuple(reversed(missing))
+
+
+def remove_empty(chains: Iterable[Sequence[str]]) -> None:
+    """Remove the directories of ``chains`` (each as ``missing_directories`` gave it) that are
+    empty now, deepest first, so that a parent emptied by its child's removal goes too."""
+    # Each directory, with the one of its chain whose parent existed at the plan.
+    tops = {path: chain[0] for chain in chains for path in chain}
+    for path in sorted(tops, key=lambda p: p.count(os.sep), reverse=True):
+        base = os.path.dirname(tops[path])
+        _rmdir_under(base, Path(path).relative_to(base).parts)
+
+
+def _rmdir_under(base: str, parts: Sequence[str]) -> None:
+    """``rmdir base/parts…``, each of ``parts`` opened without following a symlink: a
+    directory swapped for a symlink during the run leads nowhere else."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    try:
+        fd = os.open(base, flags)
+    except OSError:
+        return
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        os.rmdir(parts[-1], dir_fd=fd)
+    except OSError:  # not empty, gone, or not reachable without a symlink: left as it is
+        return
+    finally:
+        os.close(fd)
