@@ -108,6 +108,7 @@ def demo_specs(files: list[DataFile], server: ServerThread, out: Path) -> list[F
             label=f.path,
             url=server.url_for(f.path),
             target=str(out / f.path),
+            output_dir=str(out),
             size=f.size,
             sha256=f.sha256,
         )
