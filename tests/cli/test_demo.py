@@ -4,16 +4,19 @@ and Ctrl-C ends it as it ends a real run."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
-from support import cli_command, leftovers, run_cli, start_cli, wait_until
+from support import cli_command, leftovers, require, run_cli, start_cli, wait_until
 
+from evio_fetch.cli.demo import DEMO_PORT
 from evio_fetch.cli.interrupts import INTERRUPTED_LINE
 
 URL = "http://127.0.0.1:9/data/a.bin"
+SLOW = ("--segments", "1", "--concurrency", "1")
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -56,10 +59,10 @@ def has_partial(directory: Path) -> bool:
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
 def test_interrupting_the_demo_ends_as_a_real_run_does(tmp_path: Path, how: int) -> None:
     out = tmp_path / "demo-out"
-    run = start_cli("--demo", str(out), cwd=tmp_path)
+    # One capped connection, one file at a time: the demo takes about ten seconds, and a
+    # partial download seen here is seen well before it could end.
+    run = start_cli("--demo", str(out), *SLOW, cwd=tmp_path)
     try:
-        # Each connection is capped, so the largest file takes over a second: a partial
-        # download seen here is seen well before the demo could end.
         wait_until(lambda: has_partial(out), 120, "the demo's first partial download")
         if how == signal.SIGINT:
             os.killpg(run.pid, how)  # Ctrl-C reaches the whole process group
@@ -75,16 +78,25 @@ def test_interrupting_the_demo_ends_as_a_real_run_does(tmp_path: Path, how: int)
     assert leftovers(out) != []  # kept for a later run, as the line says
     again = run_cli("--demo", str(out), cwd=tmp_path, timeout=240)
     assert again.returncode == 0, again.stderr
-    # The same URLs, bytes and validators: what was kept is resumed, not started over.
+    # The same URLs, bytes and validators: what was kept is resumed, not started over. The
+    # URLs are the same only if both runs had the demo's port (another demo may hold it).
+    ports = [served_port(stderr), served_port(again.stderr)]
+    require(ports == [DEMO_PORT] * 2, f"port {DEMO_PORT} free for both demo runs: {ports}")
     assert "starting over" not in again.stderr and "5 downloaded" in again.stderr
     assert leftovers(out) == []
+
+
+def served_port(stderr: str) -> int:
+    match = re.search(r"^Serving \d+ files at http://127\.0\.0\.1:(\d+) ", stderr, re.MULTILINE)
+    assert match is not None, stderr
+    return int(match[1])
 
 
 def test_interrupting_the_demo_in_a_temporary_directory_removes_it(tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     with log.open("w") as stderr:
         run = subprocess.Popen(
-            cli_command("--demo"),
+            cli_command("--demo", *SLOW),
             cwd=tmp_path,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
