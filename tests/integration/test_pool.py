@@ -7,11 +7,13 @@ import os
 import signal
 
 from evio_fetch.engine.model import Options, Stop
-from evio_fetch.engine.pool import start_worker
+from evio_fetch.engine.pool import shared_budgets, start_worker
 
 
 def test_a_worker_still_starting_ignores_ctrl_c() -> None:
-    worker = start_worker(Options(workers=1))
+    options = Options(workers=1)
+    budgets = shared_budgets(options)  # kept: the worker opens its shared memory by name
+    worker = start_worker(options, budgets)
     try:
         # At once, while the new interpreter starts and imports its HTTP client: a worker
         # that took these as KeyboardInterrupt would die with a traceback (exit status 1).
