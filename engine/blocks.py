@@ -50,6 +50,22 @@ class BlockDigests:
     def completed(self) -> dict[int, int]:
         return dict(self.done)
 
+    def partial(self, offset: int) -> int | None:
+        """The digest of the bytes written so far in the block ``offset`` falls inside (from
+        its start to ``offset``), if that block is being filled; None otherwise."""
+        running = self._open.get(offset // BLOCK_SIZE)
+        return None if running is None or offset % BLOCK_SIZE == 0 else running.intdigest()
+
+
+def tail_matches(fd: int, offset: int, digest: int | None) -> bool:
+    """Whether the bytes from the start of ``offset``'s block up to ``offset`` read back
+    with ``digest``."""
+    start = align_down(offset)
+    if digest is None or offset == start:
+        return offset == start
+    data = os.pread(fd, offset - start, start)
+    return len(data) == offset - start and xxhash.xxh3_64_intdigest(data) == digest
+
 
 def block_matches(fd: int, index: int, size: int, digest: int) -> bool:
     start = index * BLOCK_SIZE

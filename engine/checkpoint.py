@@ -51,7 +51,10 @@ class Checkpoint:
             sha256=self._template.sha256,
             checksum=self._template.checksum,
             block_size=BLOCK_SIZE,
-            segments=[SegmentState(s.start, s.end, s.pos) for s in self._board.segments],
+            segments=[
+                SegmentState(s.start, s.end, s.pos, self._digests.partial(s.pos))
+                for s in self._board.segments
+            ],
             blocks=self._digests.completed(),
         )
 

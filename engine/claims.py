@@ -14,6 +14,7 @@ from typing import Literal
 
 from evio_fetch.engine.errors import UnsafeNameError
 from evio_fetch.engine.naming import numbered
+from evio_fetch.engine.provenance import source_of
 
 # Far more numbered copies than anyone keeps: past this, something is wrong with the names.
 MAX_NUMBER = 1000
@@ -25,14 +26,17 @@ class NameClaims:
     def __init__(self) -> None:
         self._taken: set[Path] = set()
 
-    def claim(self, directory: Path, name: str, size: int | None) -> tuple[Path, bool]:
+    def claim(
+        self, directory: Path, name: str, size: int | None, source: bytes
+    ) -> tuple[Path, bool]:
         """Where a file the server calls ``name`` (of ``size`` bytes, if it says) lands in
-        ``directory``, and whether a file there is already it (same size, a regular file)."""
+        ``directory``, and whether a file there is already it: a regular file of that size,
+        landed from the same ``source`` (engine.provenance) or carrying no mark."""
         for number in range(MAX_NUMBER):
             path = directory / numbered(name, number)
             if path in self._taken:
                 continue
-            occupant = _occupant(path, size)
+            occupant = _occupant(path, size, source)
             if occupant != "other":
                 self._taken.add(path)
                 return path, occupant == "same"
@@ -42,13 +46,14 @@ class NameClaims:
         )
 
 
-def _occupant(path: Path, size: int | None) -> Occupant:
+def _occupant(path: Path, size: int | None, source: bytes) -> Occupant:
     """``free`` when nothing is at ``path``; ``same`` when a regular file of ``size`` bytes is
-    (a symlink never is); ``other`` for anything else."""
+    (a symlink never is) that no other source landed; ``other`` for anything else."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return "free"
-    if stat.S_ISREG(info.st_mode) and size is not None and info.st_size == size:
-        return "same"
-    return "other"
+    if not stat.S_ISREG(info.st_mode) or size is None or info.st_size != size:
+        return "other"
+    landed_from = source_of(path)
+    return "same" if landed_from in (None, source) else "other"

@@ -273,7 +273,11 @@ def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:
     total = span.total if span is not None and reply.status == 206 else None
     if reply.status == 200:
         total = content_length(reply.headers)
-    changed = work.representation.difference(Representation.of(reply.headers, total))
+    # An answer from elsewhere (a redirect) must show it is the same version, not only fail
+    # to show it is another.
+    elsewhere = reply.url != work.url
+    answer = Representation.of(reply.headers, total)
+    changed = work.representation.difference(answer, strict=elsewhere)
     if changed is not None:
         raise RemoteChangedError(
             f"{reply.url}: the file changed on the server during the download ({changed})",

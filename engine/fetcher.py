@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evio_fetch.engine import drive, naming
+from evio_fetch.engine import drive, naming, provenance
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
@@ -424,6 +424,7 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
     # directory flush and a turn of the event loop apart) left a state file beside a complete
     # target, which no later run removes.
     cleanup = job.checkpoint.discard if job.checkpoint is not None else None
+    provenance.mark(job.part.fd, spec)
     await asyncio.to_thread(job.part.move_into_place, job.target, cleanup)
     verified = _expected_size(spec, job.probe) is not None
     return Done(spec.index, "downloaded", str(job.target), size, size_verified=verified)

@@ -21,6 +21,8 @@ from evio_fetch.engine.drive_links import DriveRef, parse_drive_link
 from evio_fetch.engine.errors import ManifestError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.naming import MAX_NAME_BYTES, NAME_MAX_BYTES
+from evio_fetch.engine.sidecars import sidecar_suffix
+from evio_fetch.engine.sources import ENCODE_HINT, UNREADABLE_URL
 from evio_fetch.engine.unknown_fields import unknown_fields
 
 _DRIVE_ID = re.compile(r"[-\w]{10,}", re.ASCII)
@@ -321,8 +323,10 @@ def _check_url(where: str, value: str) -> str:
     try:
         url = urlsplit(value)
         host = url.hostname
-    except ValueError as error:
-        raise _Invalid(where, f"{value!r} is not a valid URL ({error})", "url") from None
+        url.port  # noqa: B018  (reading it checks it: a password with "/" or "#" ends up here)
+    except ValueError:
+        # Not the parser's words: they quote the part it choked on, a password perhaps.
+        raise _Invalid(where, f"{value!r} {UNREADABLE_URL}", "url", ENCODE_HINT) from None
     if url.scheme.lower() not in ("http", "https") or not host:
         raise _Invalid(where, f"{value!r} is not an http(s) URL", "url")
     if _SPACE_OR_CONTROL.search(value):
@@ -397,8 +401,13 @@ def _path_text_problem(value: str) -> str | None:
         return f"{value} contains a backslash; use / between directories"
     if value.startswith("/"):
         return f"{value} is absolute; give it relative to the root"
-    if value.rsplit("/", 1)[-1] in ("", ".", ".."):
+    name = value.rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
         return f"{value} names a directory, not a file"
+    suffix = sidecar_suffix(name)
+    if suffix is not None:
+        # Another entry's partial or state file would be this one: each would destroy the other.
+        return f"{value} ends in {suffix}, the name evio-fetch gives a download's own files"
     return _component_problem(value)
 
 

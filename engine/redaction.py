@@ -3,7 +3,10 @@ they reach a label, a message, the display or the ``--json`` report (docs/json.m
 
 Pure: no I/O. The rule, for a URL:
 
-- the user information (``user:password@`` or a token before ``@``) becomes ``***@``;
+- the user information (``user:password@`` or a token before ``@``) becomes ``***@``; a
+  password with a ``/``, ``?`` or ``#`` in it (typed unencoded) is hidden whole too: when
+  such a character comes before the first ``@`` and what precedes it is not a plain
+  ``host:port``, everything from ``://`` to that ``@`` counts as user information;
 - the value of every query parameter becomes ``***``; names stay, so a reader still sees what
   was sent (``?X-Amz-Signature=***``); a part without ``=`` becomes ``***`` whole;
 - in a Google Drive link, the ``id`` parameter keeps its value: people know files by it
@@ -32,15 +35,16 @@ _DRIVE_VISIBLE = frozenset({"id"})
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its credentials, query values and fragment hidden (see the module). Text
+    """``url`` with its credentials and query values hidden (see the module). Text
     that is neither a URL (``scheme://…``) nor a Drive link, a local path say, is returned
     unchanged."""
     drive = parse_drive_link(url) is not None
     if "://" not in url and not drive:
         return url
+    prefix, url = _split_userinfo(url)
     rest, hash_mark, fragment = url.partition("#")
     base, question, query = rest.partition("?")
-    shown = _without_userinfo(base)
+    shown = prefix + base
     if question:
         shown += "?" + _hidden_query(query, _DRIVE_VISIBLE if drive else frozenset())
     return shown + hash_mark + fragment
@@ -59,14 +63,22 @@ def _redact_match(match: re.Match[str]) -> str:
     return redact_url(url) + found[len(url) :]
 
 
-def _without_userinfo(base: str) -> str:
-    scheme, separator, rest = base.partition("://")
-    if not separator:
-        return base
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = HIDDEN + "@" + authority.rpartition("@")[2]
-    return f"{scheme}://{authority}{slash}{path}"
+def _split_userinfo(url: str) -> tuple[str, str]:
+    """(``scheme://***@``, the rest) when ``url`` carries user information, else ("", url)."""
+    scheme, separator, rest = url.partition("://")
+    at = rest.find("@")
+    if not separator or at < 0:
+        return "", url
+    end = next((i for i, char in enumerate(rest) if char in "/?#"), len(rest))
+    if end < at and _HOST_PORT.fullmatch(rest[:end]):
+        return "", url  # the "@" is in the path or the query: no user information
+    if end > at:
+        at = rest.rfind("@", 0, end)  # user information may hold "@" itself
+    return f"{scheme}://{HIDDEN}@", rest[at + 1 :]
+
+
+# What an authority without user information looks like: a name or address, maybe a port.
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:@\[\]]*)(:[0-9]*)?")
 
 
 def _hidden_query(query: str, keep: frozenset[str]) -> str:

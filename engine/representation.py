@@ -33,17 +33,22 @@ class Representation:
             return self.etag
         return self.last_modified
 
-    def difference(self, answer: Representation) -> str | None:
+    def difference(self, answer: Representation, *, strict: bool = False) -> str | None:
         """Why ``answer`` (what a later response says of itself) is not this representation;
         None when nothing says it differs. A size or validator the answer does not state is no
-        evidence either way."""
+        evidence either way, unless ``strict``: then a validator this representation has must
+        be stated again (an answer from elsewhere, after a redirect or in a later run, must
+        show it is the same version)."""
         if self.size is not None and answer.size is not None and answer.size != self.size:
             return f"its size changed from {self.size} to {answer.size} bytes"
-        if self.etag and answer.etag and _opaque(answer.etag) != _opaque(self.etag):
-            return f"its ETag changed from {self.etag} to {answer.etag}"
-        modified = answer.last_modified
-        if self.last_modified and modified and modified != self.last_modified:
-            return f"its Last-Modified changed from {self.last_modified} to {modified}"
+        for name, mine, theirs in (
+            ("ETag", self.etag and _opaque(self.etag), answer.etag and _opaque(answer.etag)),
+            ("Last-Modified", self.last_modified, answer.last_modified),
+        ):
+            if mine and theirs and theirs != mine:
+                return f"its {name} changed from {mine} to {theirs}"
+            if strict and mine and not theirs:
+                return f"it no longer states its {name} ({mine})"
         return None
 
 

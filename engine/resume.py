@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evio_fetch.engine.blocks import BLOCK_SIZE, align_down, block_matches
+from evio_fetch.engine.blocks import BLOCK_SIZE, align_down, block_matches, tail_matches
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.probe import Probe
 from evio_fetch.engine.representation import Representation
@@ -49,7 +49,7 @@ def unchanged(state: State, probe: Probe) -> bool:
     the same size whose validators do not say otherwise."""
     if not probe.ranged or probe.total != state.size:
         return False
-    return saved_version(state).difference(probe.representation) is None
+    return saved_version(state).difference(probe.representation, strict=True) is None
 
 
 def trusted_point(fd: int, state: State, check_all: bool) -> ResumePoint:
@@ -72,13 +72,22 @@ def _trusted_segment(
     checked = indices if check_all else indices[-1:]
     bad = next((i for i in checked if not _matches(fd, i, size, digests)), None)
     if bad is None:
-        return Segment(saved.start, saved.end, max(saved.done, saved.start))
+        return Segment(saved.start, saved.end, max(_trusted_end(fd, saved), saved.start))
     if not check_all:  # the last block failed: walk back to one that holds
         bad = next((i for i in reversed(indices[:-1]) if _matches(fd, i, size, digests)), first - 1)
         bad += 1
     for index in range(bad, last + 1):
         digests.pop(index, None)  # fetched again, so hashed again
     return Segment(saved.start, saved.end, max(saved.start, bad * BLOCK_SIZE))
+
+
+def _trusted_end(fd: int, saved: SegmentState) -> int:
+    """How far the segment's bytes can be trusted: to ``done`` when the bytes after its last
+    whole block read back with their digest (a state edited, or planted, to claim bytes that
+    were never written is caught), else to that block's start."""
+    if saved.done >= saved.end or tail_matches(fd, saved.done, saved.tail):
+        return saved.done
+    return align_down(saved.done)
 
 
 def _matches(fd: int, index: int, size: int, digests: dict[int, int]) -> bool:

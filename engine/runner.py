@@ -47,6 +47,7 @@ from evio_fetch.engine.pool import (
     start_worker,
     stop_workers,
 )
+from evio_fetch.engine.provenance import identity
 from evio_fetch.engine.redaction import scrub_urls
 from evio_fetch.engine.verify import HashPool, PrefixHasher
 
@@ -258,7 +259,8 @@ class _Run:
         assert active.spec.output_dir is not None, "only a file named by its server asks"
         directory = Path(active.spec.output_dir)
         try:
-            target, present = self._claims.claim(directory, event.name, event.size)
+            source = identity(active.spec)
+            target, present = self._claims.claim(directory, event.name, event.size, source)
         except EvioError as error:
             active.worker.send(Placed(event.file, str(directory), failure=to_failure(error)))
             return

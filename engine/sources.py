@@ -20,6 +20,11 @@ from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.redaction import redact_url
 
 _WHAT_WORKS = "give an http(s) URL, a Google Drive file link, or a bare Drive file ID"
+UNREADABLE_URL = "is not a valid URL: its host or port cannot be read"
+ENCODE_HINT = (
+    "percent-encode special characters in a user name or password (/ as %2F, ? as %3F, "
+    "# as %23, @ as %40)"
+)
 
 
 def specs_from_sources(
@@ -73,10 +78,10 @@ def _check_http_url(source: str) -> None:
     try:
         url = urlsplit(text)
         host = url.hostname
-    except ValueError as error:
-        raise UsageError(
-            f"source {_shown(source)} is not a valid URL: {error}", _WHAT_WORKS
-        ) from None
+        url.port  # noqa: B018  (reading it checks it: a password with "/" or "#" ends up here)
+    except ValueError:
+        # Not the parser's words: they quote the part it choked on, a password perhaps.
+        raise UsageError(f"source {_shown(source)} {UNREADABLE_URL}", ENCODE_HINT) from None
     scheme = url.scheme.lower()
     if scheme in ("http", "https") and host:
         _check_url_characters(source, text)

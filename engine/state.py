@@ -29,11 +29,14 @@ MAX_BYTES = 256 * 1024 * 1024
 
 
 class SegmentState(msgspec.Struct, array_like=True, frozen=True):
-    """``[start, end)`` of the file; ``[start, done)`` was flushed to disk."""
+    """``[start, end)`` of the file; ``[start, done)`` was flushed to disk. ``tail``: the xxh3
+    of the bytes from the start of ``done``'s block to ``done`` (None when ``done`` is on a
+    block boundary, or in a state written before it was kept)."""
 
     start: int
     end: int
     done: int
+    tail: int | None = None
 
 
 class State(msgspec.Struct, kw_only=True, frozen=True):
@@ -143,7 +146,10 @@ def target_of(state_file: Path) -> Path:
         raise StateError(
             f"{state_file}: not an evio-fetch state file (its name ends in {STATE_SUFFIX})"
         )
-    return state_file.with_name(state_file.name[: -len(STATE_SUFFIX)])
+    name = state_file.name[: -len(STATE_SUFFIX)]
+    if name in ("", ".", ".."):
+        raise StateError(f"{state_file}: describes no file (nothing before {STATE_SUFFIX})")
+    return state_file.with_name(name)
 
 
 def spec_from_state(state_file: Path) -> FileSpec:

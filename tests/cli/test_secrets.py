@@ -117,3 +117,34 @@ def test_drive_links_keep_the_file_id_and_hide_the_resource_key(tmp_path: Path) 
     assert failed["error"]["code"] == "drive_quota"
     assert failed["error"]["message"].startswith(failed["label"])
     assert shared in result.stderr and crowded in result.stderr
+
+
+@pytest.mark.parametrize("cut", ["#", "/", "?"])
+def test_a_password_typed_with_a_delimiter_never_shows(tmp_path: Path, cut: str) -> None:
+    # Unencoded, the delimiter ends the URL's authority early: the password must still hide.
+    password = "hunt" + cut + "er2XYZ"
+    url = f"http://alice:{password}@127.0.0.1:9/f.bin"
+    result = run_cli(
+        "--json", "--yes", "--retries", "0", "-o", str(tmp_path / "o"), url, cwd=tmp_path
+    )
+    shown = result.stdout + result.stderr
+    assert "hunt" not in shown and "er2XYZ" not in shown, shown
+    assert result.returncode == 2, shown
+    assert "Traceback" not in shown
+
+
+@pytest.mark.parametrize("cut", ["#", "/"])
+def test_a_proxy_password_typed_with_a_delimiter_never_shows(tmp_path: Path, cut: str) -> None:
+    proxy = f"http://bob:hunt{cut}er2XYZ@127.0.0.1:3128"
+    result = run_cli(
+        "--json",
+        "--yes",
+        "-o",
+        str(tmp_path / "o"),
+        "--proxy",
+        proxy,
+        "http://127.0.0.1:9/f.bin",
+        cwd=tmp_path,
+    )
+    shown = result.stdout + result.stderr
+    assert "hunt" not in shown and "er2XYZ" not in shown, shown

@@ -190,7 +190,7 @@ def run_cli_measured(
 
 
 def state_of(target: Path) -> list[list[int]]:
-    """The segments ``[start, end, done]`` the state beside ``target`` records."""
+    """The segments ``[start, end, done, tail]`` the state beside ``target`` records."""
     segments: list[list[int]] = json.loads(state_path(target).read_bytes())["segments"]
     return segments
 
@@ -198,7 +198,7 @@ def state_of(target: Path) -> list[list[int]]:
 def saved(target: Path) -> int:
     """Bytes the state beside ``target`` vouches for; 0 while it cannot be read."""
     try:
-        return sum(done - start for start, _end, done in state_of(target))
+        return sum(done - start for start, _end, done, *_tail in state_of(target))
     except (OSError, ValueError, KeyError):
         return 0
 
@@ -401,7 +401,7 @@ def test_a_resumed_download_that_no_longer_fits_keeps_its_part_and_state(
 def check_part(target: Path, served: Served) -> None:
     """The part beside ``target`` holds the served bytes wherever its state says so."""
     part = part_path(target).read_bytes()
-    for start, _end, done in state_of(target):
+    for start, _end, done, *_tail in state_of(target):
         assert part[start:done] == served.data[start:done]
 
 
@@ -412,7 +412,7 @@ def make_sparse(target: Path) -> None:
     copy = part.with_name("sparse-copy")
     with part.open("rb") as source, copy.open("wb") as sparse:
         sparse.truncate(part.stat().st_size)
-        for start, _end, done in state_of(target):
+        for start, _end, done, *_tail in state_of(target):
             source.seek(start)
             sparse.seek(start)
             sparse.write(source.read(done - start))

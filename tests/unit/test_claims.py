@@ -14,36 +14,36 @@ from evio_fetch.engine.naming import numbered, safe_name
 
 def test_two_files_of_one_name_in_a_run_land_apart(tmp_path: Path) -> None:
     claims = NameClaims()
-    assert claims.claim(tmp_path, "x.bin", 10) == (tmp_path / "x.bin", False)
-    assert claims.claim(tmp_path, "x.bin", 10) == (tmp_path / "x (1).bin", False)
-    assert claims.claim(tmp_path, "x.bin", None) == (tmp_path / "x (2).bin", False)
+    assert claims.claim(tmp_path, "x.bin", 10, b"s") == (tmp_path / "x.bin", False)
+    assert claims.claim(tmp_path, "x.bin", 10, b"s") == (tmp_path / "x (1).bin", False)
+    assert claims.claim(tmp_path, "x.bin", None, b"s") == (tmp_path / "x (2).bin", False)
 
 
 def test_an_existing_file_of_another_size_is_never_overwritten(tmp_path: Path) -> None:
     (tmp_path / "x.bin").write_bytes(b"mine")
-    assert NameClaims().claim(tmp_path, "x.bin", 10) == (tmp_path / "x (1).bin", False)
+    assert NameClaims().claim(tmp_path, "x.bin", 10, b"s") == (tmp_path / "x (1).bin", False)
 
 
 def test_an_existing_file_of_the_same_size_is_already_there(tmp_path: Path) -> None:
     (tmp_path / "x.bin").write_bytes(b"0123456789")
-    assert NameClaims().claim(tmp_path, "x.bin", 10) == (tmp_path / "x.bin", True)
+    assert NameClaims().claim(tmp_path, "x.bin", 10, b"s") == (tmp_path / "x.bin", True)
     # Without a size from the server, nothing can say it is the same file.
-    assert NameClaims().claim(tmp_path, "x.bin", None) == (tmp_path / "x (1).bin", False)
+    assert NameClaims().claim(tmp_path, "x.bin", None, b"s") == (tmp_path / "x (1).bin", False)
 
 
 def test_a_symlink_is_never_the_file_and_never_replaced(tmp_path: Path) -> None:
     outside = tmp_path / "outside.bin"
     outside.write_bytes(b"0123456789")
     os.symlink(outside, tmp_path / "x.bin")
-    assert NameClaims().claim(tmp_path, "x.bin", 10) == (tmp_path / "x (1).bin", False)
+    assert NameClaims().claim(tmp_path, "x.bin", 10, b"s") == (tmp_path / "x (1).bin", False)
 
 
 def test_names_run_out(tmp_path: Path) -> None:
     claims = NameClaims()
     for _ in range(MAX_NUMBER):
-        claims.claim(tmp_path, "x.bin", None)
+        claims.claim(tmp_path, "x.bin", None, b"s")
     with pytest.raises(UnsafeNameError):
-        claims.claim(tmp_path, "x.bin", None)
+        claims.claim(tmp_path, "x.bin", None, b"s")
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,11 @@ def test_a_numbered_name_keeps_within_the_length_a_name_may_have() -> None:
 )
 def test_a_server_name_never_ends_like_a_sidecar(offered: str, expected: str) -> None:
     assert safe_name(offered) == expected
+
+
+def test_a_file_another_source_landed_is_never_this_one(tmp_path: Path) -> None:
+    landed = tmp_path / "x.bin"
+    landed.write_bytes(b"0123456789")
+    os.setxattr(landed, "user.evio-fetch.source", b"other")
+    assert NameClaims().claim(tmp_path, "x.bin", 10, b"mine") == (tmp_path / "x (1).bin", False)
+    assert NameClaims().claim(tmp_path, "x.bin", 10, b"other") == (tmp_path / "x.bin", True)

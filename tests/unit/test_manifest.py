@@ -226,7 +226,7 @@ REFUSED = [
     (document(entry(url="https:///x")), "datasets[0].url: 'https:///x' is not an http(s) URL"),
     (
         document(entry(url="https://[::1/x")),
-        "datasets[0].url: 'https://[::1/x' is not a valid URL (Invalid IPv6 URL)",
+        "datasets[0].url: 'https://[::1/x' is not a valid URL: its host or port cannot be read",
     ),
     (
         document(entry(url="https://h/a b")),

@@ -50,7 +50,7 @@ def test_reopened_block_continues_from_disk(tmp_path: Path) -> None:
     assert digests.completed() == reference(data)
 
 
-def state_for(data: bytes, segments: list[tuple[int, int, int]]) -> State:
+def state_for(data: bytes, segments: list[tuple[int, int, int]], tails: bool = True) -> State:
     done_blocks = {}
     for start, _end, done in segments:
         for index in range(start // B, -(-done // B)):
@@ -62,9 +62,14 @@ def state_for(data: bytes, segments: list[tuple[int, int, int]]) -> State:
         target="/x",
         size=len(data),
         block_size=B,
-        segments=[SegmentState(*s) for s in segments],
+        segments=[SegmentState(*s, _tail(data, s[2]) if tails else None) for s in segments],
         blocks=done_blocks,
     )
+
+
+def _tail(data: bytes, done: int) -> int | None:
+    start = done - done % B
+    return xxhash.xxh3_64_intdigest(data[start:done]) if done > start else None
 
 
 @pytest.mark.parametrize(
@@ -97,3 +102,21 @@ def test_trusted_point(
     # Blocks to be fetched again carry no digest: theirs is made from the new bytes.
     refetched = {i for s in point.segments for i in range(-(-s.pos // B), -(-s.end // B))}
     assert not refetched & point.digests.keys()
+
+
+@pytest.mark.parametrize("tail", ["none", "wrong"])
+def test_bytes_past_the_last_block_are_trusted_only_with_their_digest(
+    tmp_path: Path, tail: str
+) -> None:
+    # A state written before the tail was kept, or edited to vouch for bytes never written:
+    # the segment goes on from its last whole block, never from an unproven end.
+    data = random.Random(3).randbytes(4 * B)
+    state = state_for(data, [(0, 4 * B, 2 * B + 500)], tails=tail == "wrong")
+    path = tmp_path / "part"
+    path.write_bytes(data[: 2 * B] + bytes(2 * B))  # the 500 bytes were never written
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        point = trusted_point(fd, state, check_all=False)
+    finally:
+        os.close(fd)
+    assert [s.pos for s in point.segments] == [2 * B]

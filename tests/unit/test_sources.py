@@ -141,7 +141,16 @@ REFUSED = [
     ("hello", "source hello is not a URL, a Google Drive link or a Drive file ID", "http(s)"),
     ("", "source '' is empty", "http(s)"),
     ("https:///x", "source https:///x has no host name", "http(s)"),
-    ("https://[::1/x", "source 'https://[::1/x' is not a valid URL: Invalid IPv6 URL", "http(s)"),
+    (
+        "https://[::1/x",
+        "source 'https://[::1/x' is not a valid URL: its host or port cannot be read",
+        "percent-encode",
+    ),
+    (
+        "http://a:pw/x@127.0.0.1/f",
+        "source 'http://***@127.0.0.1/f' is not a valid URL: its host or port cannot be read",
+        "percent-encode",
+    ),
     (
         "https://exa mple.org/",
         "source 'https://exa mple.org/' contains spaces or control characters",
