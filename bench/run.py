@@ -90,8 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for scenario in scenarios:
             print(f"{scenario.name}: {scenario.describe()}, {args.rounds} round(s)", flush=True)
             with base_url(scenario, servers) as base:
+                folder = f"{base}/{scenario.key}"  # the key hashes every file: once, not per file
                 entries = [
-                    Entry(f"{base}/{scenario.key}/{f.path}", f.path, f.size, f.sha256)
+                    Entry(f"{folder}/{f.path}", f.path, f.size, f.sha256)
                     for f in data[scenario.name]
                 ]
                 records += run_rounds(
