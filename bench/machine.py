@@ -54,11 +54,17 @@ def git_commit() -> str:
     return f"{commit}{' (with uncommitted changes)' if dirty else ''}"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: on a shared machine, what else was running."""
+    return " ".join(f"{load:.2f}" for load in os.getloadavg()) + " (1, 5, 15 min)"
+
+
 def facts(work: Path, server: str, server_version: str) -> dict[str, str]:
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
+        "load average at start": load_average(),
         "kernel": platform.release(),
         "dir": str(work),
         "filesystem": filesystem(work),

@@ -16,7 +16,7 @@ import plots
 import report
 from clients import Client, Entry, clients_for
 from latency_proxy import latency_proxy
-from machine import MEMORY_FILESYSTEMS, facts, filesystem
+from machine import MEMORY_FILESYSTEMS, facts, filesystem, load_average
 from rounds import Record, run_rounds
 from scenarios import LATENCY, Port, Scenario, all_scenarios, prepare, select
 from servers import CAP_BYTES, Servers, serve
@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if servers.kind != "nginx":
             print("nginx is not installed: serving with the project's loopback server")
         machine = facts(args.dir, servers.kind, servers.version)
+        print(f"load average: {machine['load average at start']}")
         for scenario in scenarios:
             print(f"{scenario.name}: {scenario.describe()}, {args.rounds} round(s)", flush=True)
             with base_url(scenario, servers) as base:
@@ -98,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 records += run_rounds(
                     scenario, entries, chosen[scenario.name], args.rounds, args.dir
                 )
+    machine["load average at end"] = load_average()
     rows = summarise(records, chosen, {s.name: s.total for s in scenarios})
     targets = evaluate(rows, [s.name for s in scenarios])
     descriptions = {s.name: s.describe() for s in scenarios}
