@@ -36,9 +36,10 @@ class Client:
     build: Callable[[Job], list[str]]
     # evio-fetch checks each SHA256 given in its manifest; the others need a hash afterwards.
     verifies: bool = False
+    fetches: bool = True  # False for a --dry-run: no file is expected afterwards
 
 
-def evio(name: str, *options: str, sha256: bool = True) -> Client:
+def evio(name: str, *options: str, sha256: bool = True, fetches: bool = True) -> Client:
     def build(job: Job) -> list[str]:
         manifest = job.scratch / "manifest.json"
         entries = [
@@ -50,7 +51,7 @@ def evio(name: str, *options: str, sha256: bool = True) -> Client:
         return evio_fetch(manifest, job.out, "--yes", *options)
 
     shown = options if sha256 else (*options, "(manifest without sha256)")
-    return Client(name, "evio-fetch", shown, build, verifies=sha256)
+    return Client(name, "evio-fetch", shown, build, verifies=sha256, fetches=fetches)
 
 
 def curl(name: str, *options: str) -> Client:
@@ -134,6 +135,17 @@ def _large_files() -> list[Client]:
     ]
 
 
+def _tiny_files() -> list[Client]:
+    return [
+        evio("evio c32", "--concurrency", "32"),
+        curl("curl par32", "--parallel", "--parallel-max", "32"),
+    ]
+
+
+def _plan() -> list[Client]:
+    return [evio("evio dry-run", "--dry-run", fetches=False)]
+
+
 QUICK_SKIPS = {"wget", "aria2c x4"}  # no target depends on them
 
 
@@ -142,5 +154,7 @@ def clients_for(shape: Shape, name: str, quick: bool) -> list[Client]:
         Shape.ONE: lambda: _one_file(with_nosha=name == "big"),
         Shape.SMALL: _small_files,
         Shape.LARGE: _large_files,
+        Shape.TINY: _tiny_files,
+        Shape.PLAN: _plan,
     }[shape]()
     return [c for c in chosen if not (quick and c.name in QUICK_SKIPS)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,12 +14,14 @@ from pathlib import Path
 from checksums import timed_sha256
 from clients import Client, Entry, Job
 from measure import Measured, run
-from scenarios import MB, Scenario
+from scenarios import MB, PER_FILE, Scenario
 
 
 @dataclass(frozen=True)
 class Record:
-    """One run of one client. ``sha_seconds`` is what a hashlib SHA256 of the result took."""
+    """One run of one client. ``wall`` includes ``sync_seconds`` (the sync after the client
+    exited, in a scenario that times it); ``sha_seconds`` is what a hashlib SHA256 of the
+    result took. ``bytes`` is what was downloaded: 0 for a dry run."""
 
     scenario: str
     client: str
@@ -31,14 +34,16 @@ class Record:
     peak_process_rss: int
     sha_seconds: float
     bytes: int
+    files: int
+    sync_seconds: float
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
 
 
 def timeout_for(scenario: Scenario) -> float:
-    """Generous: a client slower than 5 MB/s on loopback is stuck, not slow."""
-    return 60 + scenario.total / (5 * MB)
+    """Generous: a client slower than 5 MB/s, or 20 files/s, on loopback is stuck, not slow."""
+    return 60 + scenario.total / (5 * MB) + len(scenario.files) / 20
 
 
 def run_rounds(
@@ -53,7 +58,8 @@ def run_rounds(
         for client in clients:
             record = run_once(scenario, entries, client, number, work)
             records.append(record)
-            print(f"  [{scenario.name} round {number}/{rounds}] {_line(record)}", flush=True)
+            line = _line(record, per_file=scenario.shape in PER_FILE)
+            print(f"  [{scenario.name} round {number}/{rounds}] {line}", flush=True)
     return records
 
 
@@ -66,7 +72,8 @@ def run_once(
         job.out.mkdir()
         job.scratch.mkdir()
         measured = run(client.build(job), timeout=timeout_for(scenario))
-        error, sha_seconds = _check(measured, job)
+        synced = _timed_sync() if scenario.sync else 0.0
+        error, sha_seconds = _check(measured, job, client.fetches)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
         # The next client must not pay for writing back this one's dirty pages.
@@ -77,16 +84,24 @@ def run_once(
         number,
         not error,
         error,
-        measured.wall,
+        measured.wall + synced,
         measured.cpu,
         measured.peak_tree_rss,
         measured.peak_process_rss,
         sha_seconds,
-        scenario.total,
+        scenario.total if client.fetches else 0,
+        len(entries),
+        synced,
     )
 
 
-def _check(measured: Measured, job: Job) -> tuple[str, float]:
+def _timed_sync() -> float:
+    began = time.monotonic()
+    os.sync()
+    return time.monotonic() - began
+
+
+def _check(measured: Measured, job: Job, fetches: bool) -> tuple[str, float]:
     """(why the run failed or "", seconds the SHA256 of every file took)."""
     if measured.timed_out:
         return "timed out", 0.0
@@ -94,6 +109,8 @@ def _check(measured: Measured, job: Job) -> tuple[str, float]:
         tail = measured.stderr.strip().splitlines()[-3:]
         return f"exit status {measured.returncode}: {' | '.join(tail)}", 0.0
     seconds = 0.0
+    if not fetches:
+        return "", seconds
     for entry in job.entries:
         path = job.out / entry.path
         if not path.is_file():
@@ -105,9 +122,15 @@ def _check(measured: Measured, job: Job) -> tuple[str, float]:
     return "", seconds
 
 
-def _line(record: Record) -> str:
+def _line(record: Record, per_file: bool) -> str:
     if not record.ok:
         return f"{record.client}: FAILED ({record.error})"
+    if per_file:
+        synced = f" (sync {record.sync_seconds:.2f} s)" if record.sync_seconds else ""
+        return (
+            f"{record.client}: {record.wall:.2f} s{synced}, {record.files / record.wall:.0f} "
+            f"files/s, CPU {record.cpu:.2f} s, tree RSS {record.peak_tree_rss / 2**20:.0f} MiB"
+        )
     return (
         f"{record.client}: {record.wall:.2f} s, {record.bytes / MB / record.wall:.0f} MB/s, "
         f"CPU {record.cpu:.2f} s, tree RSS {record.peak_tree_rss / 2**20:.0f} MiB"

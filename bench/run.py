@@ -18,12 +18,14 @@ from clients import Client, Entry, clients_for
 from latency_proxy import latency_proxy
 from machine import MEMORY_FILESYSTEMS, facts, filesystem, load_average
 from rounds import Record, run_rounds
-from scenarios import LATENCY, Port, Scenario, all_scenarios, prepare, select
+from scenarios import LATENCY, PER_FILE, Port, Scenario, all_scenarios, prepare, select
 from servers import CAP_BYTES, Servers, serve
 from summary import summarise
 from targets import evaluate
 
 BENCH = Path(__file__).resolve().parent
+# Where a scenario that fetches nothing points its URLs: the discard port, never contacted.
+NOWHERE = "http://127.0.0.1:9"
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,7 +40,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "put it on the disk you mean to measure (default: ./.evio-bench)",
     )
     parser.add_argument("--out", type=Path, default=BENCH / "out", help="results and charts")
-    parser.add_argument("--only", help="comma-separated scenarios: big,capped,many,latency,evio")
+    parser.add_argument(
+        "--only",
+        help="comma-separated scenarios: big,capped,many,latency,evio,scale "
+        "(scale: scale,scale-small,scale-dry-run)",
+    )
     parser.add_argument(
         "--server",
         choices=["auto", "nginx", "loopback"],
@@ -68,6 +74,8 @@ def base_url(scenario: Scenario, servers: Servers) -> Iterator[str]:
     if scenario.port is Port.LATENCY:
         with latency_proxy(servers.plain, LATENCY) as url:
             yield url
+    elif scenario.port is Port.NONE:
+        yield NOWHERE
     else:
         yield servers.capped if scenario.port is Port.CAPPED else servers.plain
 
@@ -100,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     scenario, entries, chosen[scenario.name], args.rounds, args.dir
                 )
     machine["load average at end"] = load_average()
-    rows = summarise(records, chosen, {s.name: s.total for s in scenarios})
+    rows = summarise(records, chosen, {s.name: (s.total, len(s.files)) for s in scenarios})
     targets = evaluate(rows, [s.name for s in scenarios])
     descriptions = {s.name: s.describe() for s in scenarios}
     settings = {
@@ -110,10 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cap_bytes_per_second_per_connection": CAP_BYTES,
         "latency_seconds_per_connection_and_request": LATENCY,
     }
-    text = report.write(args.out, machine, settings, rows, targets, records, descriptions)
+    per_file = {s.name for s in scenarios if s.shape in PER_FILE}
+    text = report.write(args.out, machine, settings, rows, targets, records, descriptions, per_file)
     print()
     print(text)
-    for path in plots.draw(rows, descriptions, args.out):
+    # The charts are of MB/s; the scenarios counted in files have their table only.
+    charted = {name: about for name, about in descriptions.items() if name not in per_file}
+    for path in plots.draw(rows, charted, args.out):
         print(f"wrote {path}")
     print(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
     return 1 if any(not r.ok for r in records) else 0

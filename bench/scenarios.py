@@ -13,6 +13,7 @@ from checksums import sha256_of
 
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 
+KIB = 1024
 MIB = 1024 * 1024
 MB = 1_000_000
 LATENCY = 0.020  # seconds added per new connection and per request by the latency proxy
@@ -22,12 +23,19 @@ class Port(Enum):
     PLAIN = "unthrottled"
     CAPPED = "20 MiB/s per connection"
     LATENCY = f"unthrottled + {LATENCY * 1000:.0f} ms per connection and per request"
+    NONE = "no server: planned, not fetched"
 
 
 class Shape(Enum):
     ONE = "one large file"
     SMALL = "many small files"
     LARGE = "a few large files"
+    TINY = "very many tiny files"  # the cost per file, not per byte
+    PLAN = "a manifest planned with --dry-run"
+
+
+# Measured per file rather than per byte: seconds, CPU seconds and memory, not MB/s.
+PER_FILE = frozenset({Shape.TINY, Shape.PLAN})
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,11 @@ class Scenario:
     shape: Shape
     files: tuple[tuple[str, int], ...]
     seed: int
+    group: str = ""  # --only GROUP selects every scenario of the group
+    # Each run's wall time includes a sync of the file system after the client exits, so a
+    # client that leaves its files in the page cache pays for writing them as one that
+    # flushes them itself does.
+    sync: bool = False
 
     @property
     def total(self) -> int:
@@ -50,6 +63,12 @@ class Scenario:
 
     def describe(self) -> str:
         count = len(self.files)
+        if self.shape is Shape.PLAN:
+            return f"a {count:,}-entry manifest, {self.port.value}"
+        if self.shape is Shape.TINY:
+            size = self.files[0][1]
+            synced = ", sync after each run (timed)" if self.sync else ""
+            return f"{count:,} x {size / KIB:.0f} KiB, {self.port.value}{synced}"
         what = f"{count} x {self.files[0][1] / MB:.1f} MB" if self.shape is Shape.SMALL else ""
         what = what or (f"{count} files" if count > 1 else "1 file")
         return f"{what}, {self.total / MB:,.0f} MB, {self.port.value}"
@@ -78,6 +97,11 @@ def _small(count: int) -> tuple[tuple[str, int], ...]:
     return tuple((f"f{number:04d}.bin", MIB) for number in range(count))
 
 
+def _tiny(count: int) -> tuple[tuple[str, int], ...]:
+    # A thousand files per folder, the way large datasets of small files are laid out.
+    return tuple((f"d{number // 1000:03d}/f{number:06d}.bin", KIB) for number in range(count))
+
+
 def _evio(divisor: int) -> tuple[tuple[str, int], ...]:
     return tuple((path, megabytes * MB // divisor) for path, megabytes in EVIO_MB)
 
@@ -91,24 +115,39 @@ def all_scenarios(quick: bool) -> list[Scenario]:
         Scenario("many", Port.PLAIN, Shape.SMALL, _small(200 if quick else 1000), seed=3),
         Scenario("latency", Port.LATENCY, Shape.SMALL, _small(50 if quick else 200), seed=4),
         Scenario("evio", Port.CAPPED, Shape.LARGE, _evio(8 if quick else 1), seed=5),
+        *_scale(quick),
+    ]
+
+
+def _scale(quick: bool) -> list[Scenario]:
+    """The cost per file: many tiny files at two counts (memory must not grow with the count),
+    and the plan of a manifest too large to fetch here."""
+    many, fewer, planned = (2_000, 500, 20_000) if quick else (20_000, 5_000, 100_000)
+    return [
+        Scenario("scale", Port.PLAIN, Shape.TINY, _tiny(many), 6, group="scale", sync=True),
+        Scenario("scale-small", Port.PLAIN, Shape.TINY, _tiny(fewer), 6, group="scale", sync=True),
+        Scenario("scale-dry-run", Port.NONE, Shape.PLAN, _tiny(planned), 6, group="scale"),
     ]
 
 
 def select(scenarios: list[Scenario], only: str | None) -> list[Scenario]:
     if not only:
         return scenarios
-    wanted = [name.strip() for name in only.split(",") if name.strip()]
-    known = {s.name for s in scenarios}
-    unknown = [name for name in wanted if name not in known]
+    wanted = {name.strip() for name in only.split(",") if name.strip()}
+    known = [s.name for s in scenarios] + sorted({s.group for s in scenarios if s.group})
+    unknown = sorted(wanted.difference(known))
     if unknown:
         raise SystemExit(f"unknown scenario {', '.join(unknown)}; known: {', '.join(known)}")
-    return [s for s in scenarios if s.name in wanted]
+    return [s for s in scenarios if s.name in wanted or s.group in wanted]
 
 
 def prepare(scenario: Scenario, served: Path) -> list[DataFile]:
     """The scenario's files under ``served/<key>/``: reused when every file still hashes as
     recorded (which also brings it into the page cache, as a busy server would have it),
-    generated otherwise."""
+    generated otherwise. A scenario without a server gets descriptions only: nothing is
+    fetched, so no byte needs to exist."""
+    if scenario.port is Port.NONE:
+        return [_unwritten(path, size) for path, size in scenario.files]
     root = served / scenario.key
     record = served / f"{scenario.key}.json"
     if record.exists():
@@ -124,6 +163,10 @@ def prepare(scenario: Scenario, served: Path) -> list[DataFile]:
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's workers run as another user
     return files
+
+
+def _unwritten(path: str, size: int) -> DataFile:
+    return DataFile(path, size, hashlib.sha256(path.encode()).hexdigest())
 
 
 def _intact(root: Path, data: DataFile) -> bool:

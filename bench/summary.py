@@ -24,27 +24,35 @@ class Row:
     verifies: bool  # the client checks SHA256 itself: its wall time is its time to verified
     runs: int
     ok: int
-    bytes: int
-    wall: float | None  # median seconds of the download command
+    bytes: int  # downloaded in one run: 0 for a dry run
+    files: int
+    wall: float | None  # median seconds of the download command (and the sync, if timed)
+    sync: float | None  # median seconds of the timed sync after the command (0 if none)
     sha: float | None  # median seconds of the hashlib SHA256 run afterwards (0 if it verifies)
     verified: float | None  # median seconds to a verified file
-    cpu_per_gb: float | None  # median CPU seconds of the process tree per 10^9 bytes
+    cpu: float | None  # median CPU seconds of the process tree
+    cpu_per_gb: float | None  # the same per 10^9 bytes downloaded
     tree_rss: int | None  # largest peak over the rounds, bytes
     process_rss: int | None
 
     @property
     def mbps(self) -> float | None:
-        return self.bytes / MB / self.wall if self.wall else None
+        return self.bytes / MB / self.wall if self.wall and self.bytes else None
 
     @property
     def verified_mbps(self) -> float | None:
-        return self.bytes / MB / self.verified if self.verified else None
+        return self.bytes / MB / self.verified if self.verified and self.bytes else None
+
+    @property
+    def files_per_second(self) -> float | None:
+        return self.files / self.wall if self.wall else None
 
     def as_json(self) -> dict[str, object]:
         return {
             **{name: getattr(self, name) for name in self.__dataclass_fields__},
             "mbps": self.mbps,
             "verified_mbps": self.verified_mbps,
+            "files_per_second": self.files_per_second,
         }
 
 
@@ -53,8 +61,10 @@ def _median(values: Iterable[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _row(scenario: str, client: Client, records: Sequence[Record], size: int) -> Row:
+def _row(scenario: str, client: Client, records: Sequence[Record], size: tuple[int, int]) -> Row:
     good = [r for r in records if r.ok]
+    total, files = size
+    fetched = total if client.fetches else 0
     # Hashing after the download is what a user of the other tools must do to trust the file.
     hashed = [0.0 if client.verifies else r.sha_seconds for r in good]
     return Row(
@@ -65,20 +75,26 @@ def _row(scenario: str, client: Client, records: Sequence[Record], size: int) ->
         verifies=client.verifies,
         runs=len(records),
         ok=len(good),
-        bytes=size,
+        bytes=fetched,
+        files=files,
         wall=_median(r.wall for r in good),
+        sync=_median(r.sync_seconds for r in good),
         sha=_median(hashed),
         verified=_median(r.wall + h for r, h in zip(good, hashed, strict=True)),
-        cpu_per_gb=_median(r.cpu / (r.bytes / GB) for r in good),
+        cpu=_median(r.cpu for r in good),
+        cpu_per_gb=_median(r.cpu / (r.bytes / GB) for r in good) if fetched else None,
         tree_rss=max((r.peak_tree_rss for r in good), default=None),
         process_rss=max((r.peak_process_rss for r in good), default=None),
     )
 
 
 def summarise(
-    records: Sequence[Record], clients: Mapping[str, Sequence[Client]], sizes: Mapping[str, int]
+    records: Sequence[Record],
+    clients: Mapping[str, Sequence[Client]],
+    sizes: Mapping[str, tuple[int, int]],
 ) -> list[Row]:
-    """One row per (scenario, client), in the order the clients ran."""
+    """One row per (scenario, client), in the order the clients ran; ``sizes`` gives each
+    scenario's (bytes, files)."""
     return [
         _row(
             scenario,

@@ -10,6 +10,15 @@ from summary import MIB, Row
 
 CPU_PER_GB = 2.5
 TREE_RSS = 200 * MIB
+DRY_RUN_SECONDS = 5.0
+DRY_RUN_RSS = 300 * MIB
+# Peak tree RSS with four times the files, over that with a quarter of them: what the run
+# must hold per file (its manifest entry, plan item and result, about a KiB) is a few
+# percent of the whole; a buffer, task or connection per file would be far more.
+FLAT_RSS = 1.1
+# Where CPU per GB means nothing (a few MB, or nothing, is downloaded: the cost is per file).
+NOT_PER_GB = {"scale", "scale-small", "scale-dry-run"}
+OWN_RSS_CEILING = {"scale-dry-run"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,14 @@ def _mbps(row: Row) -> float | None:
 
 def _verified(row: Row) -> float | None:
     return row.verified
+
+
+def _wall(row: Row) -> float | None:
+    return row.wall
+
+
+def _cpu(row: Row) -> float | None:
+    return row.cpu
 
 
 class _Rows:
@@ -102,7 +119,11 @@ def _best_evio_verified(rows: _Rows, scenario: str, limit: float) -> Target:
 
 
 def _evio_ceiling(rows: _Rows, scenario: str, what: str, limit: float, unit: float) -> Target:
-    text = {"cpu_per_gb": "evio CPU s per GB", "tree_rss": "evio peak tree RSS MiB"}[what]
+    text = {
+        "cpu_per_gb": "evio CPU s per GB",
+        "tree_rss": "evio peak tree RSS MiB",
+        "wall": "evio wall s",
+    }[what]
     text = f"{text} ≤ {limit / unit:g} (worst variant)"
     evio = [r for r in rows.ran(scenario) if r.family == "evio-fetch" and r.ok]
     values = [(getattr(r, what), r.client) for r in evio if getattr(r, what) is not None]
@@ -110,6 +131,24 @@ def _evio_ceiling(rows: _Rows, scenario: str, what: str, limit: float, unit: flo
         return _judge(scenario, text, None, limit / unit, True, "")
     worst, client = max(values)
     return _judge(scenario, text, worst / unit, limit / unit, True, client)
+
+
+def _flat_rss(rows: _Rows, client: str, counts: tuple[str, str], limit: float) -> Target:
+    """Peak tree RSS of ``client`` on the larger scenario over that on the smaller one."""
+    larger, smaller = counts
+    text = f"{client} peak tree RSS, {larger} / {smaller} ≤ {limit:g} (flat in the file count)"
+    big, small = rows.get(larger, client), rows.get(smaller, client)
+    if big is None or small is None:
+        missing = larger if big is None else smaller
+        return _skip(larger, text, limit, True, f"{client} on {missing} not run")
+    if not big.tree_rss or not small.tree_rss:
+        return _judge(larger, text, None, limit, True, "")
+    extra = (big.tree_rss - small.tree_rss) / max(big.files - small.files, 1)
+    detail = (
+        f"{big.tree_rss / MIB:.0f} MiB at {big.files:,} files vs {small.tree_rss / MIB:.0f} MiB "
+        f"at {small.files:,}: {extra:,.0f} bytes per extra file"
+    )
+    return _judge(larger, text, big.tree_rss / small.tree_rss, limit, True, detail)
 
 
 def evaluate(all_rows: Sequence[Row], scenarios: Sequence[str]) -> list[Target]:
@@ -133,11 +172,25 @@ def evaluate(all_rows: Sequence[Row], scenarios: Sequence[str]) -> list[Target]:
         _ratio(rows, "latency", ("evio c16", "curl par16"), _mbps, 1.0),
         _ratio(rows, "many", ("evio c16", "curl par16"), _mbps, 0.8),
         _ratio(rows, "many", ("evio c16", "aria2c j16"), _mbps, 2.0),
+        *_scale_targets(rows),
     ]
     for scenario in scenarios:
-        targets.append(_evio_ceiling(rows, scenario, "cpu_per_gb", CPU_PER_GB, 1.0))
-        targets.append(_evio_ceiling(rows, scenario, "tree_rss", TREE_RSS, MIB))
+        if scenario not in NOT_PER_GB:
+            targets.append(_evio_ceiling(rows, scenario, "cpu_per_gb", CPU_PER_GB, 1.0))
+        if scenario not in OWN_RSS_CEILING:
+            targets.append(_evio_ceiling(rows, scenario, "tree_rss", TREE_RSS, MIB))
     return [_unrun(t, scenarios) for t in targets]
+
+
+def _scale_targets(rows: _Rows) -> list[Target]:
+    pair = ("evio c32", "curl par32")
+    return [
+        _ratio(rows, "scale", pair, _wall, 2.0, True, "wall s (with sync)"),
+        _ratio(rows, "scale", pair, _cpu, 3.0, True, "CPU s"),
+        _flat_rss(rows, "evio c32", ("scale", "scale-small"), FLAT_RSS),
+        _evio_ceiling(rows, "scale-dry-run", "wall", DRY_RUN_SECONDS, 1.0),
+        _evio_ceiling(rows, "scale-dry-run", "tree_rss", DRY_RUN_RSS, MIB),
+    ]
 
 
 def _unrun(target: Target, scenarios: Sequence[str]) -> Target:
