@@ -3,10 +3,11 @@ checked against the disk on resume, so a damaged block is fetched again instead 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import xxhash
+
+from evio_fetch.engine.platform_io import PLATFORM
 
 BLOCK_SIZE = 1024 * 1024
 
@@ -44,7 +45,7 @@ class BlockDigests:
         index, within = divmod(offset, BLOCK_SIZE)
         if within and index not in self.done:
             running = xxhash.xxh3_64()
-            running.update(os.pread(fd, within, index * BLOCK_SIZE))
+            running.update(PLATFORM.read_at(fd, within, index * BLOCK_SIZE))
             self._open[index] = running
 
     def completed(self) -> dict[int, int]:
@@ -70,7 +71,7 @@ def tail_matches(fd: int, offset: int, digest: int | None) -> bool:
 def block_matches(fd: int, index: int, size: int, digest: int) -> bool:
     start = index * BLOCK_SIZE
     length = min(BLOCK_SIZE, size - start)
-    data = os.pread(fd, length, start)
+    data = PLATFORM.read_at(fd, length, start)
     return len(data) == length and xxhash.xxh3_64_intdigest(data) == digest
 
 

@@ -67,7 +67,7 @@ class Checkpoint:
         if snapshot == self._saved:
             return
         self._part.sync()
-        state_file.save(self.path, snapshot)
+        state_file.save(self.path, snapshot, self._part.platform)
         self._saved = snapshot
 
     def _save_snapshot(self, snapshot: State) -> None:

@@ -3,8 +3,15 @@ file planted on the way: a symbolic link, a hard link, a directory or a FIFO whe
 or state file goes, or a symlinked directory between the root and the target.
 
 Every path is checked where it is opened, on the descriptor: ``O_NOFOLLOW`` refuses a link,
-``fstat`` refuses anything but a regular file with one name. Directories are made one level
-at a time, each checked before the next is made inside it."""
+``fstat`` refuses anything but a regular file with one name. Where there is no
+``O_NOFOLLOW`` or ``O_NONBLOCK`` (Windows), the path is checked with ``lstat`` before it is
+opened, and after, the file opened must be the one the path names (same device and inode).
+What remains is a race that ``O_NOFOLLOW`` does not leave: a link planted between the check
+and the open is followed by that open. The comparison then refuses what was opened, and
+nothing is written through it, unless the link was swapped meanwhile for another name of the
+same file; an empty file that the open created where the link pointed stays there. (Windows
+lets only administrators, or developer mode, make symbolic links.) Directories are made one
+level at a time, each checked before the next is made inside it."""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from evio_fetch.engine.errors import UnsafePathError
+from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
 
 _REFUSE_HINT = (
     "evio-fetch did not make it and will not write through it; move it away if it is yours, "
@@ -26,13 +34,18 @@ def unsafe(path: Path, what: str) -> UnsafePathError:
     return UnsafePathError(f"{path}: {what}", _REFUSE_HINT)
 
 
-def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
+def open_regular(
+    path: Path, flags: int, mode: int = 0o644, *, platform: PlatformIO = PLATFORM
+) -> int:
     """``os.open`` for a file beside a target: never through a symlink, and only a regular
     file with no other name (writing to a planted hard link would change the file it shares
     its bytes with). Raises UnsafePathError for anything else, OSError for the rest."""
+    if not (platform.no_follow and platform.non_block):
+        check_regular_or_absent(path)  # before an open that could follow a link or wait
+    # O_NONBLOCK: opening a planted FIFO must not wait for a writer.
+    extra = platform.no_follow | platform.non_block | platform.open_flags
     try:
-        # O_NONBLOCK: opening a planted FIFO must not wait for a writer.
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+        fd = os.open(path, flags | extra, mode)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise unsafe(path, "is a symbolic link") from None
@@ -40,12 +53,19 @@ def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
             raise unsafe(path, "is a directory") from None
         raise
     try:
-        _check_regular(path, os.fstat(fd))
-        os.set_blocking(fd, True)
+        _check_opened(path, fd, platform)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _check_opened(path: Path, fd: int, platform: PlatformIO) -> None:
+    _check_regular(path, os.fstat(fd))
+    if not platform.no_follow:
+        # Opened by a name checked a moment before: it must still name what was opened.
+        check_same_file(path, fd)
+    platform.make_blocking(fd)
 
 
 def _check_regular(path: Path, info: os.stat_result) -> None:

@@ -17,6 +17,7 @@ import msgspec
 from evio_fetch.engine.checksums import Checksum
 from evio_fetch.engine.errors import StateError, StateVersionError, UnsafePathError
 from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
 from evio_fetch.engine.redaction import redact_url
 from evio_fetch.engine.safe_paths import check_regular_or_absent, open_regular
 from evio_fetch.engine.sidecars import STATE_SUFFIX, part_path, temporary_path
@@ -75,30 +76,31 @@ _ENCODER = msgspec.json.Encoder()
 MODE = 0o600
 
 
-def save(path: Path, state: State) -> None:
+def save(path: Path, state: State, platform: PlatformIO = PLATFORM) -> None:
     """Write ``state`` at ``path`` durably and atomically. A full device raises
     DeviceFullError, and the previous state stays as it was."""
     temporary = temporary_path(path)
     try:
-        _write_synced(temporary, _ENCODER.encode(state))
+        _write_synced(temporary, _ENCODER.encode(state), platform)
         os.replace(temporary, path)
-        sync_directory(path.parent)
+        sync_directory(path.parent, platform)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise disk_error(error, path, "saving the download's state") from None
 
 
-def _write_synced(path: Path, data: bytes) -> None:
+def _write_synced(path: Path, data: bytes, platform: PlatformIO) -> None:
     # A fresh file every time (never one left behind with wider permissions, never through a
-    # symlink), so it is born with MODE and the rename gives the state file the same.
+    # symlink: O_EXCL refuses any name that exists, a link included), so it is born with
+    # MODE and the rename gives the state file the same.
     path.unlink(missing_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | platform.no_follow | platform.open_flags
     fd = os.open(path, flags, MODE)
     try:
         view = memoryview(data)
         while view:  # a write to a nearly full device may be short
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        platform.flush_file(fd)
     finally:
         os.close(fd)
 

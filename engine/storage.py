@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import fcntl
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +19,7 @@ from evio_fetch.engine.errors import (
     DownloadError,
     EvioError,
 )
+from evio_fetch.engine.platform_io import PLATFORM, PlatformIO, allocated, extend
 from evio_fetch.engine.safe_paths import check_same_file, make_directories, open_regular
 
 # A run that was just killed may take a moment to let go of its files: wait that long for
@@ -28,20 +29,18 @@ LOCK_WAIT = 2.0
 # any other file would fit (nor, perhaps, a state file), so the run stops instead of failing
 # the rest one by one.
 DEVICE_FULL_FLOOR = 1024 * 1024
-# st_blocks counts in these units, whatever the file system's block size.
-STAT_BLOCK = 512
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-_NOT_SUPPORTED = (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)
+_NOT_SUPPORTED = (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS)
 
 
 def free_space(directory: Path) -> int | None:
     """Bytes an unprivileged user may still write on the device of ``directory`` (blocks kept
     for root not counted); None when its file system does not report a size."""
     try:
-        stats = os.statvfs(directory)
+        usage = shutil.disk_usage(directory)
     except OSError:
         return None
-    return stats.f_bavail * stats.f_frsize if stats.f_blocks else None
+    return usage.free if usage.total else None
 
 
 def disk_error(error: OSError, path: Path, doing: str) -> EvioError:
@@ -81,20 +80,22 @@ def _too_large(path: Path) -> DiskFullError:
 
 class PartFile:
     """An open, exclusively locked partial file. The lock belongs to this open file, so the
-    kernel drops it when the process dies: no stale lock files to clean up. Its directories
+    system drops it when the process dies: no stale lock files to clean up. Its directories
     are made below ``root`` and it is opened as a regular file of its own, never through
-    anything planted there (engine.safe_paths)."""
+    anything planted there (engine.safe_paths). ``platform`` says how it is reserved,
+    written, flushed and locked (engine.platform_io)."""
 
-    def __init__(self, path: Path, root: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, root: Path | None = None, platform: PlatformIO = PLATFORM
+    ) -> None:
         self.path = path
+        self.platform = platform
         try:
             make_directories(root or path.parent, path.parent)
-            self.fd = open_regular(path, os.O_RDWR | os.O_CREAT)
+            self.fd = open_regular(path, os.O_RDWR | os.O_CREAT, platform=platform)
         except OSError as error:
             raise disk_error(error, path, "creating it") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not platform.try_lock(self.fd):
             os.close(self.fd)
             raise BusyError(
                 f"{path}: another evio-fetch process is downloading this file",
@@ -124,17 +125,18 @@ class PartFile:
         file that does not fit holds on to nothing: it is refused when it needs more than is
         free, and a reservation that fails anyway (space taken meanwhile, the file system's
         own overhead) is cut back to the old size, giving back what it took beyond it: ext4
-        and XFS keep the blocks of a failed reservation."""
+        and XFS keep the blocks of a failed reservation. Where the platform cannot reserve,
+        the file is only extended, and a lack of space shows when a write finds none."""
         before = os.fstat(self.fd)
-        needed = size - before.st_blocks * STAT_BLOCK
+        needed = size - allocated(before)
         free = free_space(self.path.parent)
         if free is not None and needed > free:
             raise _no_room(self.path, needed, free)
         try:
-            os.posix_fallocate(self.fd, 0, size)
+            self.platform.reserve_space(self.fd, size)
         except OSError as error:
             if error.errno in _NOT_SUPPORTED:
-                self.truncate(size)
+                self._extend(size)  # a file system that reserves nothing: extended only
                 return
             self.truncate(before.st_size)
             raise self._reserve_error(error, needed) from None
@@ -150,11 +152,17 @@ class PartFile:
         except OSError as error:
             raise disk_error(error, self.path, "setting its size") from None
 
+    def _extend(self, size: int) -> None:
+        try:
+            extend(self.fd, size)
+        except OSError as error:
+            raise disk_error(error, self.path, "setting its size") from None
+
     def write_at(self, data: bytes | memoryview, offset: int) -> None:
         view = memoryview(data)
         try:
             while view:
-                written = os.pwrite(self.fd, view, offset)
+                written = self.platform.write_at(self.fd, view, offset)
                 view = view[written:]
                 offset += written
         except OSError as error:
@@ -162,7 +170,7 @@ class PartFile:
 
     def sync(self) -> None:
         try:
-            os.fdatasync(self.fd)
+            self.platform.flush_data(self.fd)
         except OSError as error:
             raise disk_error(error, self.path, "flushing to disk") from None
 
@@ -171,7 +179,12 @@ class PartFile:
             os.close(self.fd)
             self.fd = -1
 
+    def read_at(self, size: int, offset: int) -> bytes:
+        return self.platform.read_at(self.fd, size, offset)
+
     def discard(self) -> None:
+        if not self.platform.rename_open:
+            self.close()  # Windows removes no open file; the lock goes with it
         self.path.unlink(missing_ok=True)
         self.close()
 
@@ -180,22 +193,21 @@ class PartFile:
         ``cleanup`` (removing what described the partial download) at once, so a kill can
         hardly fall between the two, then make both durable with one flush of the directory.
         The part's path must still name the file that was written and hashed: a rename moves
-        a name, not the bytes that were checked."""
+        a name, not the bytes that were checked. Windows renames no open file: there the
+        file is closed first, and its lock is let go a moment before the rename."""
         try:
             check_same_file(self.path, self.fd)
+            if not self.platform.rename_open:
+                self.close()
             os.replace(self.path, target)
             if cleanup is not None:
                 cleanup()
-            sync_directory(target.parent)
+            sync_directory(target.parent, self.platform)
         except OSError as error:
             raise disk_error(error, target, "moving the finished file into place") from None
         finally:
             self.close()
 
 
-def sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def sync_directory(directory: Path, platform: PlatformIO = PLATFORM) -> None:
+    platform.sync_directory(directory)

@@ -11,6 +11,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 from evio_fetch.engine.checksums import Algorithm, Digests
+from evio_fetch.engine.platform_io import PLATFORM
 
 BLOCK = 1024 * 1024
 
@@ -135,9 +136,9 @@ class PrefixHasher:
 
     def _hash_until(self, target: int) -> None:
         if self._fd is None:
-            self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+            self._fd = os.open(self._path, os.O_RDONLY | PLATFORM.open_flags)
         while self._hashed < target and not self._cancelled:
-            block = os.pread(self._fd, min(BLOCK, target - self._hashed), self._hashed)
+            block = PLATFORM.read_at(self._fd, min(BLOCK, target - self._hashed), self._hashed)
             if not block:
                 raise OSError(f"{self._path} ended at byte {self._hashed}, expected {target}")
             self._digests.update(block)

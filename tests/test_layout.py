@@ -63,6 +63,37 @@ def test_the_engine_knows_nothing_of_the_terminal(path: Path) -> None:
     assert "aiohttp" not in roots or path.name == "transport.py" or in_loopback, path
 
 
+# What some systems lack: only engine/platform_io.py may use it, so that each choice between
+# it and its fallback is made once, in one place.
+PLATFORM_ONLY = {
+    "posix_fallocate", "fdatasync", "fsync", "pwrite", "pread", "statvfs", "set_blocking",
+    "O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC", "O_DIRECTORY", "O_BINARY",
+}  # fmt: skip
+
+
+def platform_calls(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+        and node.attr in PLATFORM_ONLY
+    }
+    return used | (imports_of(path) & {"fcntl", "msvcrt"})
+
+
+@pytest.mark.parametrize(
+    "path", modules(REPO / "engine") + modules(REPO / "cli"), ids=lambda p: p.name
+)
+def test_only_the_platform_layer_uses_what_some_systems_lack(path: Path) -> None:
+    if path.name == "platform_io.py":
+        assert {"posix_fallocate", "fcntl", "msvcrt"} <= platform_calls(path)
+    else:
+        assert platform_calls(path) == set(), path
+
+
 def test_installed_wheel_runs(tmp_path: Path) -> None:
     """Build a wheel from this checkout, install it alone into a new environment (its
     dependencies borrowed from this one), and run both console scripts from outside the repo."""

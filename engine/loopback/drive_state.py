@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from evio_fetch.engine.loopback.http_common import http_date
+from evio_fetch.engine.platform_io import PLATFORM
 
 _MIME_TYPES = mimetypes.MimeTypes()  # built-in table only: the same answer on every machine
 
@@ -50,7 +51,7 @@ class DriveFile:
             yield FileReader(self.data, None)
             return
         assert self.path is not None
-        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(self.path, os.O_RDONLY | PLATFORM.open_flags)
         try:
             yield FileReader(None, fd)
         finally:
@@ -84,7 +85,7 @@ class FileReader:
         if self.data is not None:
             return self.data[offset : offset + size]
         assert self.fd is not None
-        return os.pread(self.fd, size, offset)
+        return PLATFORM.read_at(self.fd, size, offset)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from evio_fetch.engine.loopback.http_common import (
 )
 from evio_fetch.engine.loopback.pacing import DEFAULT_CHUNK, new_bucket, piece_size
 from evio_fetch.engine.loopback.server_stats import ServerStats
+from evio_fetch.engine.platform_io import PLATFORM
 
 # Built-in types only, not the machine's /etc/mime.types: the same file gets the same
 # Content-Type everywhere (.dat and .raw stay application/octet-stream, as in nginx).
@@ -69,7 +70,7 @@ def open_in_root(root: str, path: str, target: str) -> int | None:
     if os.path.commonpath([root, real]) != root:
         return None  # a symlink that leads out of the root
     try:
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(real, os.O_RDONLY | PLATFORM.open_flags)
     except OSError:
         return None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -232,7 +233,7 @@ class Exchange:
         bucket = None if rate is None else new_bucket(rate, piece)
         offset = start
         while offset < stop:
-            data = os.pread(self.fd, min(piece, stop - offset), offset)
+            data = PLATFORM.read_at(self.fd, min(piece, stop - offset), offset)
             if not data:
                 return False
             if bucket is not None:
