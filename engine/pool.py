@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -19,6 +19,11 @@ from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.model import Batch, Command, Options, Stop
 from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.worker_entry import start
+
+if TYPE_CHECKING:
+    # A pipe's end: a Connection, or on Windows a PipeConnection; typeshed names their
+    # common base for code that runs on both.
+    from multiprocessing.connection import _ConnectionBase as Channel
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Batch)
@@ -28,7 +33,7 @@ STOP_GRACE = 3.0
 @dataclass(eq=False)
 class WorkerHandle:
     process: BaseProcess
-    conn: Connection
+    conn: Channel
     files: set[int] = field(default_factory=set)
     alive: bool = True
 

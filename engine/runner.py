@@ -10,8 +10,9 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evio_fetch.engine.checksums import Algorithm, Checksum, expected, first_mismatch
 from evio_fetch.engine.claims import NameClaims
@@ -50,6 +51,9 @@ from evio_fetch.engine.pool import (
 from evio_fetch.engine.provenance import identity
 from evio_fetch.engine.redaction import scrub_urls
 from evio_fetch.engine.verify import HashPool, PrefixHasher
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import _ConnectionBase as Channel
 
 # Files in flight, downloading or finishing, per file allowed to download at once.
 FINISHING_ROOM = 2
@@ -136,7 +140,7 @@ class _Run:
         while self._has_work():
             if self._device_full is None:
                 self._dispatch()
-            waitables: list[Connection | socket.socket | int] = [self._wake_in]
+            waitables: list[Channel | socket.socket | int] = [self._wake_in]
             waitables += [w.conn for w in self._workers]
             waitables += [w.process.sentinel for w in self._workers]
             for ready in wait(waitables, timeout=1.0):

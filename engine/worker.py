@@ -8,7 +8,9 @@ import asyncio
 import ctypes
 import signal
 import sys
-from multiprocessing.connection import Connection
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -30,12 +32,15 @@ from evio_fetch.engine.model import (
 from evio_fetch.engine.pool import SharedBudgets
 from evio_fetch.engine.transport import Transport
 
+if TYPE_CHECKING:
+    from multiprocessing.connection import _ConnectionBase as Channel
+
 # A few progress messages per second per worker: enough for a smooth display, and no
 # per-chunk traffic.
 REPORT_INTERVAL = 0.25
 
 
-def worker_main(conn: Connection, options: bytes, budgets: SharedBudgets) -> None:
+def worker_main(conn: Channel, options: bytes, budgets: SharedBudgets) -> None:
     """Process entry point (spawned by the runner)."""
     # Ctrl-C reaches the whole process group; the parent decides what it means and tells us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -64,7 +69,7 @@ def _tune_allocator() -> None:
 
 
 class Worker:
-    def __init__(self, conn: Connection, options: Options, budgets: SharedBudgets) -> None:
+    def __init__(self, conn: Channel, options: Options, budgets: SharedBudgets) -> None:
         self._conn = conn
         self._options = options
         self._budgets = budgets
@@ -78,8 +83,7 @@ class Worker:
         self._stopping = asyncio.Event()
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        loop.add_reader(self._conn.fileno(), self._on_command)
+        stop_listening = listen(self._conn, self._on_command, self._on_parent_gone)
         try:
             async with Transport(self._options, self._budgets.pace) as transport:
                 self._context = Context(
@@ -95,15 +99,14 @@ class Worker:
                 reporter.cancel()
                 await self._cancel_all()
         finally:
-            loop.remove_reader(self._conn.fileno())
+            stop_listening()
 
-    def _on_command(self) -> None:
-        try:
-            command = self._decoder.decode(self._conn.recv_bytes())
-        except (EOFError, OSError):
-            # The parent is gone (even SIGKILL closes its end): stop writing at once.
-            self._stopping.set()
-            return
+    def _on_parent_gone(self) -> None:
+        # Even SIGKILL closes the parent's end: stop writing at once.
+        self._stopping.set()
+
+    def _on_command(self, data: bytes) -> None:
+        command = self._decoder.decode(data)
         if isinstance(command, Job):
             self._start(command)
         elif isinstance(command, Verdict | Placed):
@@ -179,3 +182,66 @@ class Worker:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def listen(
+    conn: Channel, on_command: Callable[[bytes], None], on_gone: Callable[[], None]
+) -> Callable[[], None]:
+    """Hand each message from the parent to ``on_command`` on the running loop, and call
+    ``on_gone`` once the pipe has closed; returns what stops listening. The loop watches the
+    pipe where it can (a POSIX pipe is a file descriptor); Windows' loops cannot watch a
+    pipe, and there a thread waits on it instead."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_reader(conn.fileno(), _receive, conn, on_command, on_gone)
+    except NotImplementedError:
+        return listen_on_thread(conn, loop, on_command, on_gone)
+
+    def stop() -> None:
+        loop.remove_reader(conn.fileno())
+
+    return stop
+
+
+def _receive(
+    conn: Channel, on_command: Callable[[bytes], None], on_gone: Callable[[], None]
+) -> None:
+    try:
+        data = conn.recv_bytes()
+    except (EOFError, OSError):
+        on_gone()
+        return
+    on_command(data)
+
+
+def listen_on_thread(
+    conn: Channel,
+    loop: asyncio.AbstractEventLoop,
+    on_command: Callable[[bytes], None],
+    on_gone: Callable[[], None],
+) -> Callable[[], None]:
+    """``listen`` by a daemon thread that blocks on the pipe and passes each message to the
+    loop. It ends when the pipe closes or the loop has; the process does not wait for it."""
+    thread = threading.Thread(
+        target=_read_commands, args=(conn, loop, on_command, on_gone), daemon=True
+    )
+    thread.start()
+    return lambda: None
+
+
+def _read_commands(
+    conn: Channel,
+    loop: asyncio.AbstractEventLoop,
+    on_command: Callable[[bytes], None],
+    on_gone: Callable[[], None],
+) -> None:
+    try:
+        while True:
+            try:
+                data = conn.recv_bytes()
+            except (EOFError, OSError):
+                loop.call_soon_threadsafe(on_gone)
+                return
+            loop.call_soon_threadsafe(on_command, data)
+    except RuntimeError:
+        return  # the loop is closed: nobody is listening any more

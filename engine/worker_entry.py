@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import sys
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import _ConnectionBase as Channel
+
     from evio_fetch.engine.pool import SharedBudgets
 
 
-def start(conn: Connection, options: bytes, budgets: SharedBudgets) -> None:
+def start(conn: Channel, options: bytes, budgets: SharedBudgets) -> None:
     from evio_fetch.engine.worker import worker_main  # noqa: PLC0415  (only in the worker)
 
     worker_main(conn, options, budgets)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 
 from evio_fetch.engine.loopback.background import Startable, new_event_loop
 from evio_fetch.engine.ratelimit import parse_rate
@@ -31,10 +32,19 @@ async def _serve_until_signalled(server: Startable, host: str, port: int) -> Non
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         # Installed before READY is printed, so a signal sent right after it is caught.
-        loop.add_signal_handler(signum, stopping.set)
+        _on_signal(loop, signum, stopping.set)
     sys.stdout.write(f"READY {url}\n")
     sys.stdout.flush()
     try:
         await stopping.wait()
     finally:
         await server.stop()
+
+
+def _on_signal(loop: asyncio.AbstractEventLoop, signum: int, handler: Callable[[], None]) -> None:
+    """Call ``handler`` on the loop at ``signum``. Windows' loops take no signal handlers:
+    there Python's own handler passes it to the loop."""
+    try:
+        loop.add_signal_handler(signum, handler)
+    except NotImplementedError:
+        signal.signal(signum, lambda _signum, _frame: loop.call_soon_threadsafe(handler))
