@@ -92,7 +92,7 @@ class PartFile:
         self.platform = platform
         try:
             make_directories(root or path.parent, path.parent)
-            self.fd = open_regular(path, os.O_RDWR | os.O_CREAT, platform=platform)
+            self.fd, self.created = _open_or_create(path, platform)
         except OSError as error:
             raise disk_error(error, path, "creating it") from None
         if not platform.try_lock(self.fd):
@@ -108,13 +108,17 @@ class PartFile:
     ) -> PartFile:
         deadline = time.monotonic() + wait
         while True:
+            # Creating a file waits on the file system's journal, which other files' flushes
+            # keep busy: on a thread, the worker's other downloads go on.
+            opening = asyncio.ensure_future(asyncio.to_thread(cls, path, root))
             try:
-                # Creating a file waits on the file system's journal, which other files'
-                # flushes keep busy: on a thread, the worker's other downloads go on.
-                return await asyncio.to_thread(cls, path, root)
+                return await asyncio.shield(opening)
             except BusyError:
                 if time.monotonic() >= deadline:
                     raise
+            except asyncio.CancelledError:
+                await _abandon(opening)
+                raise
             await asyncio.sleep(0.05)
 
     def size(self) -> int:
@@ -207,6 +211,28 @@ class PartFile:
             raise disk_error(error, target, "moving the finished file into place") from None
         finally:
             self.close()
+
+
+def _open_or_create(path: Path, platform: PlatformIO) -> tuple[int, bool]:
+    """The part's descriptor, and whether this open made the file."""
+    try:
+        return open_regular(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, platform=platform), True
+    except FileExistsError:
+        return open_regular(path, os.O_RDWR | os.O_CREAT, platform=platform), False
+
+
+async def _abandon(opening: asyncio.Future[PartFile]) -> None:
+    """A cancelled acquire: cancelling does not stop the thread opening the file, so wait for
+    it, and leave nothing behind: a file it made holds nothing and is removed, one it found
+    (a download to resume) is only closed."""
+    await asyncio.wait([opening])
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    part = opening.result()
+    if part.created:
+        part.discard()
+    else:
+        part.close()
 
 
 def sync_directory(directory: Path, platform: PlatformIO = PLATFORM) -> None:
