@@ -1,5 +1,6 @@
 """Shared fixtures: generated data served by the project's loopback server on 127.0.0.1;
-and every test's environment free of the machine's proxies and netrc."""
+every test's environment free of the machine's proxies and netrc; and what the run's
+platform layer chose."""
 
 from __future__ import annotations
 
@@ -12,6 +13,22 @@ from support import MIXED_SIZES
 
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
+from evio_fetch.engine.platform_io import PLATFORM
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    removed = [n for n in os.environ.get("EVIO_TEST_REMOVE_OS", "").split(",") if n.strip()]
+    kept = [name for name in removed if hasattr(os, name.strip())]
+    if kept:
+        pytest.exit(
+            f"EVIO_TEST_REMOVE_OS names {', '.join(kept)}, still in os: put tests/without_os "
+            "on PYTHONPATH too (see docs/development.md)",
+            returncode=4,
+        )
+
+
+def pytest_report_header() -> str:
+    return f"evio-fetch platform io: {PLATFORM.describe()}"
 
 
 @pytest.fixture(scope="session")

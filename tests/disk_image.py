@@ -9,6 +9,7 @@ reason, except under ``CI=true``, where it fails: CI must never skip the disk te
 from __future__ import annotations
 
 import os
+import posix
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,13 @@ from pathlib import Path
 import pytest
 
 BLOCK = 4096
+
+
+def reserve(fd: int, size: int) -> None:
+    """The kernel's own reservation, for filling the disk: whatever evio-fetch is made to
+    believe the platform offers (tests/without_os may have removed ``os.posix_fallocate``),
+    the test's filler takes its blocks."""
+    posix.posix_fallocate(fd, 0, size)
 
 
 @contextmanager
