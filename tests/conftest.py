@@ -1,10 +1,11 @@
 """Shared fixtures: generated data served by the project's loopback server on 127.0.0.1;
-every test's environment free of the machine's proxies and netrc; and what the run's
-platform layer chose."""
+every test's environment free of the machine's proxies and netrc; the platform a test
+needs; and what the run's platform layer chose."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from support import MIXED_SIZES
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 from evio_fetch.engine.platform_io import PLATFORM
+
+# Markers for tests that need what only some systems have. Elsewhere such a test is skipped,
+# naming the reason; on Linux none of them ever is.
+PLATFORM_NEEDS = {
+    "posix": (os.name == "posix", "POSIX signals, process groups or FIFOs"),
+    "linux": (sys.platform.startswith("linux"), "Linux (/proc, a loop-mounted ext4 image)"),
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header() -> str:
     return f"evio-fetch platform io: {PLATFORM.describe()}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, (present, what) in PLATFORM_NEEDS.items():
+            if item.get_closest_marker(marker) and not present:
+                item.add_marker(pytest.mark.skip(reason=f"needs {what}; not on {sys.platform}"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ reason, except under ``CI=true``, where it fails: CI must never skip the disk te
 from __future__ import annotations
 
 import os
-import posix
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,8 @@ def reserve(fd: int, size: int) -> None:
     """The kernel's own reservation, for filling the disk: whatever evio-fetch is made to
     believe the platform offers (tests/without_os may have removed ``os.posix_fallocate``),
     the test's filler takes its blocks."""
+    import posix  # noqa: PLC0415  (POSIX only, as the image is)
+
     posix.posix_fallocate(fd, 0, size)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import socket
 import struct
-import termios
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,12 @@ from fault_answers import Entry, Request, answer, head, page
 from fault_kinds import KIB, Close, Fault, Hold, LongBody, Reset, Stall, Trickle, Unframed
 
 from evio_fetch.engine.loopback.http_common import http_date
+
+if sys.platform.startswith("linux"):
+    import fcntl
+    import termios
+# macOS's socket option for the bytes its send buffer still holds (<sys/socket.h>).
+SO_NWRITE = 0x1024
 
 PIECE = 64 * KIB
 # How long a reset waits for the bytes before it to leave the kernel, so they reach the client.
@@ -161,9 +166,14 @@ class Reply:
 
 
 def _unsent(sock: socket.socket) -> int:
-    """Bytes the kernel still holds for the peer (not yet sent or not yet acknowledged)."""
-    raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
-    return int(struct.unpack("i", raw)[0])
+    """Bytes the kernel still holds for the peer (not yet sent or not yet acknowledged); 0
+    where the system does not tell (Windows), on loopback soon true anyway."""
+    if sys.platform.startswith("linux"):
+        raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+        return int(struct.unpack("i", raw)[0])
+    if sys.platform == "darwin":
+        return sock.getsockopt(socket.SOL_SOCKET, SO_NWRITE)
+    return 0
 
 
 async def _reset(writer: asyncio.StreamWriter) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -98,13 +99,14 @@ def run_cli(
 def installed_script(name: str) -> Path:
     """A console script beside the interpreter running the tests, as pip installed it. Without
     it the test is skipped, except under CI, where the package is always installed first."""
-    script = Path(sys.executable).parent / name
-    if not script.is_file():
-        reason = f"{script} is not installed: pip install this checkout into the environment"
+    where = Path(sys.executable).parent
+    found = shutil.which(name, path=str(where))  # evio-fetch, or evio-fetch.exe on Windows
+    if found is None:
+        reason = f"{where / name} is not installed: pip install this checkout into the environment"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    return script
+    return Path(found)
 
 
 def run_script(

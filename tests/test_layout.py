@@ -117,10 +117,10 @@ def test_installed_wheel_runs(tmp_path: Path) -> None:
     )
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=False).create(env_dir)
-    site = Path(
-        sysconfig.get_path("purelib", vars={"base": str(env_dir), "platbase": str(env_dir)})
-    )
-    python = env_dir / "bin" / "python"
+    where_in_env = {"base": str(env_dir), "platbase": str(env_dir)}
+    site = Path(sysconfig.get_path("purelib", vars=where_in_env))
+    scripts = Path(sysconfig.get_path("scripts", vars=where_in_env))  # bin/, or Scripts\
+    python = scripts / Path(sys.executable).name
     subprocess.run(
         [
             sys.executable,
@@ -143,7 +143,7 @@ def test_installed_wheel_runs(tmp_path: Path) -> None:
     (site / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n")
     for name in ("evio-fetch", "download-datasets"):
         shown = subprocess.run(
-            [str(env_dir / "bin" / name), "--help"],
+            [str(scripts / name), "--help"],
             capture_output=True,
             text=True,
             check=False,

@@ -57,7 +57,7 @@ def served(server: FaultServer) -> Served:
         (".evio-part", symlink_to_victim),
         (".evio-state", symlink_to_victim),
         (".evio-part", directory),
-        (".evio-part", fifo),
+        pytest.param(".evio-part", fifo, marks=pytest.mark.posix),
         (".evio-part", hard_link_to_victim),
     ],
     ids=["part-symlink", "state-symlink", "part-directory", "part-fifo", "part-hard-link"],

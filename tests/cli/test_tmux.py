@@ -25,6 +25,8 @@ from support import MIB, require, wait_until, write_manifest
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 
+pytestmark = pytest.mark.posix  # tmux
+
 TMUX = shutil.which("tmux")
 
 

@@ -20,6 +20,9 @@ from evio_fetch.engine import state as state_file
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 
+# Real signals to real processes: SIGINT, SIGKILL, SIGSTOP, process groups.
+pytestmark = pytest.mark.posix
+
 SIZE = 24 * MIB
 # Four connections at this cap take about 1.5 s for the file: long enough to interrupt.
 CAP = 4 * MIB
@@ -254,6 +257,7 @@ def test_damaged_state_is_set_aside_with_a_warning(
     assert_identical(tmp_path, source)
 
 
+@pytest.mark.linux  # /proc
 def test_workers_stop_when_the_parent_is_killed(tmp_path: Path, manifest: Path) -> None:
     run = start_cli("--manifest", str(manifest), cwd=tmp_path)
     wait_until(lambda: saved_bytes(tmp_path) > 0, 30, "a first checkpoint")
@@ -264,6 +268,7 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path: Path, manifest: Path) 
     wait_until(lambda: not any(alive(pid) for pid in workers), 10, "the workers to exit")
 
 
+@pytest.mark.linux  # /proc
 def test_a_killed_worker_fails_its_file_and_the_run_goes_on(
     tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread
 ) -> None:
@@ -320,6 +325,7 @@ PATIENT_CLI = (
 )
 
 
+@pytest.mark.linux  # /proc
 def test_second_interrupt_ends_at_once_and_state_still_holds(
     tmp_path: Path, source: tuple[Path, DataFile], capped: ServerThread
 ) -> None:

@@ -119,7 +119,7 @@ def fill(mount: Path, leave: int) -> None:
     size = free_space(mount) - leave if leave else 1 << 40
     fd = os.open(mount / "filler", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        os.posix_fallocate(fd, 0, size)
+        reserve(fd, size)
     except OSError as error:
         assert error.errno == errno.ENOSPC and not leave, error
     finally:

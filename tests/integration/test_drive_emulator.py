@@ -591,6 +591,7 @@ def child_processes() -> Iterator[list[subprocess.Popen[str]]]:
             child.wait(10)
 
 
+@pytest.mark.posix  # select() on a pipe, and a signal the child handles
 def test_module_serves_a_manifest_until_signalled(
     tmp_path: Path, child_processes: list[subprocess.Popen[str]]
 ) -> None:

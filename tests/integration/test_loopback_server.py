@@ -525,6 +525,7 @@ def read_ready_line(child: subprocess.Popen[str], timeout: float = 20.0) -> str:
     return child.stdout.readline()
 
 
+@pytest.mark.posix  # select() on a pipe, and a signal the child handles
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_module_prints_ready_serves_and_stops_on_signal(
     root: Path, spawn: Callable[..., tuple[subprocess.Popen[str], str]], signum: int

@@ -10,9 +10,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from support import MIB, cli_command
 
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
+
+pytestmark = pytest.mark.linux  # every process of a run, sampled from /proc
 
 COUNT = 5000
 # What one more file may cost the whole run at its peak: its manifest entry, plan item and

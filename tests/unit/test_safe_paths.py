@@ -41,6 +41,7 @@ def test_a_hard_link_is_refused(tmp_path: Path, outside: Path) -> None:
         open_regular(planted, os.O_RDWR | os.O_CREAT)
 
 
+@pytest.mark.posix
 def test_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
     planted = tmp_path / "t.evio-part"
     os.mkfifo(planted)
