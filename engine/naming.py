@@ -35,6 +35,14 @@ _MAX_EXTENSION_BYTES = 32
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _EDGE_JUNK = re.compile(r"^[\s.]+|[\s.]+$")
+# Characters Windows refuses in a name; ":" would also name a drive ("C:x") or a stream of
+# another file ("x.bin:hidden"). Replaced on every system, so that a file takes the same name
+# wherever it is fetched (the machines of one sharded run may differ).
+_WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
+# Names Windows gives to devices, whatever their extension ("nul.txt" is the device too).
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)]
+)
 
 
 def name_from_content_disposition(header: str) -> str | None:
@@ -100,14 +108,23 @@ def safe_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     cleaned = "".join(char for char in name if _is_kept(char))
     # Keep only the last component: "../../etc/passwd" and "C:\\x\\y.txt" name a file, not
     # where to put it.
-    last = re.split(r"[/\\]", cleaned)[-1]
-    result = _not_a_sidecar(_cap_bytes(_strip_edges(last), max_bytes))
+    last = _WINDOWS_FORBIDDEN.sub("_", re.split(r"[/\\]", cleaned)[-1])
+    result = _not_a_device(_not_a_sidecar(_cap_bytes(_strip_edges(last), max_bytes)))
     if not result:
         raise UnsafeNameError(
             f"the server's file name {name!r} leaves nothing usable once made safe",
             "the name comes from Content-Disposition, else from the URL's last path segment",
         )
     return result
+
+
+def _not_a_device(name: str) -> str:
+    """A name Windows would take for a device gets an underscore: ``CON`` is ``CON_``,
+    ``nul.tar.gz`` is ``nul_.tar.gz``."""
+    stem, dot, rest = name.partition(".")
+    if stem.rstrip().upper() not in _WINDOWS_DEVICES:
+        return name
+    return stem.rstrip() + "_" + dot + rest
 
 
 def _not_a_sidecar(name: str) -> str:

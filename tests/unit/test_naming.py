@@ -105,6 +105,16 @@ SAFE = [
     ("日本語.txt", "日本語.txt"),
     ("a b", "a b"),
     ("..\x00/x", "x"),
+    # Safe on Windows too, wherever it is fetched: no drive, no stream, no device.
+    ("C:evil.bin", "C_evil.bin"),
+    ("x.bin:hidden", "x.bin_hidden"),
+    ('a<b>c"d|e?f*.txt', "a_b_c_d_e_f_.txt"),
+    ("CON", "CON_"),
+    ("nul.tar.gz", "nul_.tar.gz"),
+    ("com1 .txt", "com1_.txt"),
+    ("LPT9", "LPT9_"),
+    ("console.txt", "console.txt"),
+    ("COM10.bin", "COM10.bin"),
 ]
 
 
