@@ -23,8 +23,11 @@ Occupant = Literal["free", "same", "other"]
 
 
 class NameClaims:
+    """Names are compared without their case: macOS and Windows keep ``Data.bin`` and
+    ``data.bin`` as one file, so two files of a run must differ by more than case."""
+
     def __init__(self) -> None:
-        self._taken: set[Path] = set()
+        self._taken: set[str] = set()
 
     def claim(
         self, directory: Path, name: str, size: int | None, source: bytes
@@ -34,16 +37,20 @@ class NameClaims:
         landed from the same ``source`` (engine.provenance) or carrying no mark."""
         for number in range(MAX_NUMBER):
             path = directory / numbered(name, number)
-            if path in self._taken:
+            if _folded(path) in self._taken:
                 continue
             occupant = _occupant(path, size, source)
             if occupant != "other":
-                self._taken.add(path)
+                self._taken.add(_folded(path))
                 return path, occupant == "same"
         raise UnsafeNameError(
             f"{directory / name}: {MAX_NUMBER} files of that name are there already",
             "download into another directory with -o",
         )
+
+
+def _folded(path: Path) -> str:
+    return str(path).casefold()
 
 
 def _occupant(path: Path, size: int | None, source: bytes) -> Occupant:
