@@ -64,7 +64,7 @@ def tail_matches(fd: int, offset: int, digest: int | None) -> bool:
     start = align_down(offset)
     if digest is None or offset == start:
         return offset == start
-    data = os.pread(fd, offset - start, start)
+    data = PLATFORM.read_at(fd, offset - start, start)
     return len(data) == offset - start and xxhash.xxh3_64_intdigest(data) == digest
 
 
