@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from evio_fetch.engine.platform_io import PLATFORM
+
 
 def missing_directories(directory: Path, floor: Path) -> tuple[str, ...]:
     """The directories from ``floor`` down to ``directory`` (both included) that do not
@@ -40,20 +42,7 @@ def remove_empty(chains: Iterable[Sequence[str]]) -> None:
 
 
 def _rmdir_under(base: str, parts: Sequence[str]) -> None:
-    """``rmdir base/parts…``, each of ``parts`` opened without following a symlink: a
-    directory swapped for a symlink during the run leads nowhere else."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
     try:
-        fd = os.open(base, flags)
-    except OSError:
-        return
-    try:
-        for part in parts[:-1]:
-            inner = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        os.rmdir(parts[-1], dir_fd=fd)
+        PLATFORM.remove_directory_below(base, parts)
     except OSError:  # not empty, gone, or not reachable without a symlink: left as it is
         return
-    finally:
-        os.close(fd)

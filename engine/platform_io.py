@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,21 @@ class PlatformIO:
             os.lseek(fd, offset, os.SEEK_SET)
             return os.read(fd, size)
 
+    def remove_directory_below(self, base: str, parts: Sequence[str]) -> None:
+        """``rmdir base/parts…`` where it is empty, reaching it without following a symlink
+        (a directory swapped for one during the run leads nowhere else): through directory
+        descriptors where the platform has them, else checked with ``lstat`` on the way.
+        Raises OSError when it is not empty, gone, or reached only through a link."""
+        if self.no_follow and os.rmdir in os.supports_dir_fd:
+            _rmdir_through_descriptors(base, parts, self.no_follow)
+            return
+        path = base
+        for part in parts:
+            path = os.path.join(path, part)
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise OSError(errno.ELOOP, "a symbolic link on the way", path)
+        os.rmdir(path)
+
     def make_blocking(self, fd: int) -> None:
         """Undo ``non_block`` once the file is open (it only keeps the open from waiting)."""
         if self.non_block:
@@ -190,6 +206,19 @@ def detect() -> PlatformIO:
         sync_directories=not windows,
         rename_open=not windows,
     )
+
+
+def _rmdir_through_descriptors(base: str, parts: Sequence[str], no_follow: int) -> None:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    fd = os.open(base, flags)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, flags | no_follow, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        os.rmdir(parts[-1], dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def _reserve_kind(darwin: bool) -> Reserve:

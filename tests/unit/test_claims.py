@@ -22,9 +22,9 @@ def test_two_files_of_one_name_in_a_run_land_apart(tmp_path: Path) -> None:
 def test_names_of_one_run_differ_by_more_than_case(tmp_path: Path) -> None:
     """On macOS and Windows ``Data.bin`` and ``data.bin`` are one file."""
     claims = NameClaims()
-    assert claims.claim(tmp_path, "Data.bin", 10) == (tmp_path / "Data.bin", False)
-    assert claims.claim(tmp_path, "data.bin", 10) == (tmp_path / "data (1).bin", False)
-    assert claims.claim(tmp_path, "DATA.BIN", 10) == (tmp_path / "DATA (2).BIN", False)
+    assert claims.claim(tmp_path, "Data.bin", 10, b"s") == (tmp_path / "Data.bin", False)
+    assert claims.claim(tmp_path, "data.bin", 10, b"s") == (tmp_path / "data (1).bin", False)
+    assert claims.claim(tmp_path, "DATA.BIN", 10, b"s") == (tmp_path / "DATA (2).BIN", False)
 
 
 def test_an_existing_file_of_another_size_is_never_overwritten(tmp_path: Path) -> None:

@@ -216,3 +216,19 @@ def test_without_nofollow_a_new_file_is_made(tmp_path: Path) -> None:
         assert os.fstat(fd).st_size == 0
     finally:
         os.close(fd)
+
+
+def test_an_empty_directory_is_removed_but_never_through_a_link(
+    tmp_path: Path, platform: PlatformIO
+) -> None:
+    base = tmp_path / "base"
+    (base / "a" / "b").mkdir(parents=True)
+    platform.remove_directory_below(str(base), ("a", "b"))
+    assert not (base / "a" / "b").exists()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "b").mkdir(parents=True)
+    os.rmdir(base / "a")
+    os.symlink(elsewhere, base / "a")
+    with pytest.raises(OSError):
+        platform.remove_directory_below(str(base), ("a", "b"))
+    assert (elsewhere / "b").is_dir()
