@@ -9,15 +9,11 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from evio_fetch.cli.render import (
-    STALL_GRACE_SECONDS,
-    LiveDisplay,
-    PlainDisplay,
-    QuietDisplay,
-    RateMeter,
-    make_display,
-    shorten,
-)
+from evio_fetch.cli.columns import shorten
+from evio_fetch.cli.line_displays import PlainDisplay, QuietDisplay
+from evio_fetch.cli.live_display import LiveDisplay
+from evio_fetch.cli.rate_meter import STALL_GRACE_SECONDS, RateMeter
+from evio_fetch.cli.render import make_display
 from evio_fetch.engine.model import Failure, FileResult, FileSpec, PlanItem
 
 MIB = 1024 * 1024

@@ -1,0 +1,180 @@
+"""The state of a run as the live board shows it: the overall row and a row per file in
+flight, kept as running sums and turned into text (columns.Cells) when a frame is drawn."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
+
+from evio_fetch.cli.columns import NO_VALUE, Cells, grid, percent
+from evio_fetch.cli.rate_meter import RateMeter
+from evio_fetch.cli.units import clock_duration, human_bytes, human_rate
+from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class _Row:
+    name: str
+    size: int | None
+    done: int
+    meter: RateMeter
+    verifying: bool = False
+
+
+class Board:
+    """The rows of the board.
+
+    Observer calls arrive on the run's thread while rich redraws from its refresh thread,
+    so every read and write holds ``lock``. Totals are kept as running sums: with thousands
+    of files a frame must not walk the whole plan.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self.lock = threading.Lock()
+        self.clock = clock
+        # The widest each column of the board has been (see columns.layout).
+        self.widths: dict[str, int] = {}
+        self.files_total = 0
+        self.files_done = 0
+        # Files to fetch that have not started: their size from the plan, None if unknown.
+        self.pending: dict[int, int | None] = {}
+        self.pending_bytes = 0
+        self.pending_unknown = 0
+        # Only files in flight have rows: those downloading (at most the concurrency) and
+        # those being checked and moved into place, for the moment that takes.
+        self.rows: dict[int, _Row] = {}
+        self.finished_bytes = 0
+        self.overall: RateMeter | None = None
+
+    def plan(self, plan: list[PlanItem]) -> None:
+        self.files_total = len(plan)
+        for item in plan:
+            if item.action != "skip":
+                self._add_pending(item.spec.index, item.spec.size)
+
+    def _add_pending(self, index: int, size: int | None) -> None:
+        self.pending[index] = size
+        if size is None:
+            self.pending_unknown += 1
+        else:
+            self.pending_bytes += size
+
+    def _drop_pending(self, index: int) -> None:
+        if index not in self.pending:
+            return
+        size = self.pending.pop(index)
+        if size is None:
+            self.pending_unknown -= 1
+        else:
+            self.pending_bytes -= size
+
+    def start(self, spec: FileSpec, name: str, size: int | None, done: int) -> None:
+        now = self.clock()
+        self._drop_pending(spec.index)
+        if self.overall is None:
+            # Start the overall rate with the first transfer, not with planning, which may
+            # have spent seconds hashing present files.
+            self.overall = RateMeter(now)
+        row = self.rows.get(spec.index)
+        base = os.path.basename(name) or spec.label
+        if row is None:
+            self.rows[spec.index] = _Row(base, size, done, RateMeter(now))
+        else:
+            row.name, row.size, row.done = base, size, max(row.done, done)
+
+    def advance(self, spec: FileSpec, done: int) -> None:
+        row = self.rows.get(spec.index)
+        if row is None or done <= row.done:
+            return
+        now = self.clock()
+        row.meter.add(done - row.done, now)
+        if self.overall is not None:
+            self.overall.add(done - row.done, now)
+        row.done = done
+
+    def verify(self, spec: FileSpec) -> None:
+        row = self.rows.get(spec.index)
+        if row is not None:
+            row.verifying = True
+
+    def finish(self, result: FileResult) -> None:
+        index = result.spec.index
+        self.files_done += 1
+        self.files_total = max(self.files_total, self.files_done)
+        self._drop_pending(index)
+        row = self.rows.pop(index, None)
+        if result.outcome == "downloaded":
+            self.finished_bytes += result.bytes or (row.done if row else 0)
+        elif row is not None:
+            # A failed file's unfetched rest leaves the total: the bar must still reach 100%.
+            self.finished_bytes += row.done
+
+    # Drawing -------------------------------------------------------------------------
+
+    def snapshot(self) -> tuple[list[Cells], float]:
+        with self.lock:
+            now = self.clock()
+            cells = [self._overall_cells(now)]
+            cells.extend(self._row_cells(row, now) for row in self.rows.values())
+        return cells, now
+
+    def _overall_cells(self, now: float) -> Cells:
+        done = self.finished_bytes
+        total = self.finished_bytes + self.pending_bytes
+        known = self.pending_unknown == 0
+        for row in self.rows.values():
+            done += row.done
+            total += max(row.done, row.size or 0)
+            known = known and row.size is not None
+        rate = self.overall.rate(now) if self.overall is not None else None
+        if known and total > 0:
+            fraction = min(1.0, done / total)
+        else:
+            # Without every size, progress in files is the only honest fraction.
+            fraction = self.files_done / self.files_total if self.files_total else 0.0
+        eta: float | None = None
+        if known and total > 0:
+            eta = 0.0 if done >= total else (total - done) / rate if rate else None
+        return Cells(
+            name=f"{self.files_done}/{self.files_total} files",
+            fraction=fraction,
+            percent=percent(fraction),
+            done=human_bytes(done),
+            size=human_bytes(total) if known else None,
+            speed=human_rate(rate) if rate is not None else NO_VALUE,
+            eta=clock_duration(eta),
+            style="bold",
+        )
+
+    @staticmethod
+    def _row_cells(row: _Row, now: float) -> Cells:
+        if row.size is None:
+            fraction = None
+        elif row.size == 0:
+            fraction = 1.0
+        else:
+            fraction = min(1.0, row.done / row.size)
+        size = human_bytes(row.size) if row.size is not None else None
+        if row.verifying:
+            return Cells(row.name, 1.0, "100%", human_bytes(row.done), size, "verifying", "")
+        rate = row.meter.rate(now)
+        eta = (row.size - row.done) / rate if row.size is not None and rate else None
+        return Cells(
+            name=row.name,
+            fraction=fraction,
+            percent=percent(fraction),
+            done=human_bytes(row.done),
+            size=size,
+            speed=human_rate(rate) if rate is not None else NO_VALUE,
+            eta=clock_duration(eta),
+        )
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        cells, now = self.snapshot()
+        yield grid(cells, options.max_width, now, self.widths)

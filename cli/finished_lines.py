@@ -1,0 +1,69 @@
+"""What a finished file leaves on screen: one plain line for a log, or styled lines above
+the live board. Skipped entries leave nothing: the summary counts them."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from rich.text import Text
+
+from evio_fetch.cli.columns import shorten
+from evio_fetch.cli.units import human_bytes, human_duration, human_rate
+from evio_fetch.engine.model import FileResult
+
+# Said of a file whose size nothing stated: it is what arrived before the server closed.
+UNVERIFIED = "size not verified"
+
+
+def _rate_of(nbytes: int, seconds: float) -> str | None:
+    return human_rate(nbytes / seconds) if nbytes > 0 and seconds > 0 else None
+
+
+def _failure_parts(result: FileResult) -> tuple[str, str]:
+    if result.failure is None:
+        return "failed without a reason", ""
+    return result.failure.message, result.failure.hint
+
+
+def plain_line(result: FileResult) -> str | None:
+    """The one log line for a finished file; None for skipped entries."""
+    label = result.spec.label
+    if result.outcome == "downloaded":
+        line = f"downloaded {label} {human_bytes(result.bytes)} in {human_duration(result.seconds)}"
+        rate = _rate_of(result.bytes, result.seconds)
+        line = f"{line} ({rate})" if rate else line
+        return line if result.size_verified else f"{line}, {UNVERIFIED}"
+    if result.outcome == "present":
+        return f"present {label}"
+    if result.outcome == "failed":
+        message, hint = _failure_parts(result)
+        return f"FAILED {label}: {message}" + (f" (hint: {hint})" if hint else "")
+    return None
+
+
+def live_lines(result: FileResult, width: int) -> list[tuple[Text, bool]]:
+    """The lines a finished file prints above the board, each with whether it may wrap.
+
+    Status lines are cut to the width; failure lines wrap (soft) so the message and a Drive
+    link in it stay whole and copyable.
+    """
+    label = result.spec.label
+    if result.outcome == "downloaded":
+        rate = _rate_of(result.bytes, result.seconds)
+        detail = f"  {human_bytes(result.bytes)} in {human_duration(result.seconds)}"
+        detail += f" ({rate})" if rate else ""
+        detail += "" if result.size_verified else f", {UNVERIFIED}"
+        text = Text.assemble(("✓ ", "green"), shorten(label, width - 2 - cell_len(detail)))
+        text.append(detail, style="dim")
+        return [(text, False)]
+    if result.outcome == "present":
+        suffix = "  already present"
+        line = f"· {shorten(label, width - 2 - len(suffix))}{suffix}"
+        return [(Text(line, style="dim"), False)]
+    if result.outcome == "failed":
+        message, hint = _failure_parts(result)
+        # One text for both lines, so the board is not redrawn between them.
+        text = Text(f"✗ {label}: {message}", style="red")
+        if hint:
+            text.append(f"\n  hint: {hint}", style="yellow")
+        return [(text, True)]
+    return []
