@@ -3,7 +3,6 @@ flight, kept as running sums and turned into text (columns.Cells) when a frame i
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 
 from evio_fetch.cli.columns import NO_VALUE, Cells, grid, percent
 from evio_fetch.cli.rate_meter import RateMeter
+from evio_fetch.cli.row_names import RowNames
 from evio_fetch.cli.units import clock_duration, human_bytes, human_rate
 from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
 
@@ -20,7 +20,9 @@ Clock = Callable[[], float]
 
 @dataclass
 class _Row:
-    name: str
+    # Where the file lands (or its label, before that is known): the row's name is taken
+    # from it.
+    path: str
     size: int | None
     done: int
     meter: RateMeter
@@ -51,12 +53,16 @@ class Board:
         self.rows: dict[int, _Row] = {}
         self.finished_bytes = 0
         self.overall: RateMeter | None = None
+        self.names = RowNames()
 
     def plan(self, plan: list[PlanItem]) -> None:
         self.files_total = len(plan)
-        for item in plan:
-            if item.action != "skip":
-                self._add_pending(item.spec.index, item.spec.size)
+        fetched = [item.spec for item in plan if item.action != "skip"]
+        for spec in fetched:
+            self._add_pending(spec.index, spec.size)
+        # Names are told apart among every file that may get a row, so a row's name does not
+        # change as other rows come and go.
+        self.names.add(spec.target for spec in fetched if spec.target is not None)
 
     def _add_pending(self, index: int, size: int | None) -> None:
         self.pending[index] = size
@@ -81,12 +87,14 @@ class Board:
             # Start the overall rate with the first transfer, not with planning, which may
             # have spent seconds hashing present files.
             self.overall = RateMeter(now)
+        if name:
+            self.names.add([name])
         row = self.rows.get(spec.index)
-        base = os.path.basename(name) or spec.label
+        path = name or spec.label
         if row is None:
-            self.rows[spec.index] = _Row(base, size, done, RateMeter(now))
+            self.rows[spec.index] = _Row(path, size, done, RateMeter(now))
         else:
-            row.name, row.size, row.done = base, size, max(row.done, done)
+            row.path, row.size, row.done = path, size, max(row.done, done)
 
     def advance(self, spec: FileSpec, done: int) -> None:
         row = self.rows.get(spec.index)
@@ -152,8 +160,8 @@ class Board:
             style="bold",
         )
 
-    @staticmethod
-    def _row_cells(row: _Row, now: float) -> Cells:
+    def _row_cells(self, row: _Row, now: float) -> Cells:
+        name = self.names.name(row.path)
         if row.size is None:
             fraction = None
         elif row.size == 0:
@@ -162,11 +170,11 @@ class Board:
             fraction = min(1.0, row.done / row.size)
         size = human_bytes(row.size) if row.size is not None else None
         if row.verifying:
-            return Cells(row.name, 1.0, "100%", human_bytes(row.done), size, "verifying", "")
+            return Cells(name, 1.0, "100%", human_bytes(row.done), size, "verifying", "")
         rate = row.meter.rate(now)
         eta = (row.size - row.done) / rate if row.size is not None and rate else None
         return Cells(
-            name=row.name,
+            name=name,
             fraction=fraction,
             percent=percent(fraction),
             done=human_bytes(row.done),

@@ -107,6 +107,25 @@ def test_rows_only_for_files_in_flight() -> None:
     assert [line.split()[0] for line in lines[1:]] == ["recording_3.dat", "recording_4.dat"]
 
 
+def test_rows_tell_files_of_the_same_name_apart() -> None:
+    display, _, _ = live()
+    labels = ["events-a/events.dat", "events-b/events.dat", "events-b/notes.txt"]
+    specs = [
+        FileSpec(index=i, label=label, url=f"http://h/{i}", target=f"/data/{label}", size=MIB)
+        for i, label in enumerate(labels)
+    ]
+    display.planned(plan(*specs))
+    for s in specs[:2]:
+        display.started(s, s.target or "", MIB, 0)
+    names = [line.split()[0] for line in render(display, 80)[1:]]
+    assert names == ["events-a/events.dat", "events-b/events.dat"]
+    # A file named by its server, like one already planned, gets a name that tells them apart.
+    late = FileSpec(index=3, label="http://h/events.dat", url="http://h/events.dat")
+    display.started(late, "/out/events.dat", MIB, 0)
+    names = [line.split()[0] for line in render(display, 80)[1:]]
+    assert names == ["events-a/events.dat", "events-b/events.dat", "out/events.dat"]
+
+
 def test_columns_do_not_narrow_when_a_long_name_finishes() -> None:
     display, _, _ = live()
     long, short = spec(0, 10 * MIB, "a_rather_long_recording_name.dat"), spec(1, 10 * MIB, "b.dat")
