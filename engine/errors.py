@@ -1,7 +1,10 @@
 """Every failure evio-fetch reports, in one tree.
 
 Each error carries a stable ``code`` (used by ``--json`` and docs/errors.md), a one-line
-``message`` saying what happened and to what, and a ``hint`` saying what the user can do.
+``message`` saying what happened and to what, and a ``hint`` saying what the user can do:
+the flag or action that helps. Where an error is made, the hint may be more precise; made
+without one, it takes its class's ``default_hint``, so no error ever reaches the user
+without a way forward.
 ``exit_status`` is what the command line exits with when this error decides the run;
 ``stops_run`` marks the one failure that stops the other files too (a full device).
 
@@ -50,6 +53,9 @@ class EvioError(Exception):
     exit_status: ClassVar[int] = 1
     transient: ClassVar[bool] = False
     stops_run: ClassVar[bool] = False
+    default_hint: ClassVar[str] = (
+        "run the same command again; if it fails the same way, report it with the command"
+    )
 
     def __init__(self, message: str, hint: str = "") -> None:
         # Every message that names a URL hides its secrets here, once, wherever it was made.
@@ -57,7 +63,7 @@ class EvioError(Exception):
         message = scrub_urls(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = hint or self.default_hint
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle by the constructor's own arguments, so a subclass never breaks a process pool.
@@ -69,11 +75,13 @@ class EvioError(Exception):
 
 class UsageError(EvioError):
     code = "usage"
+    default_hint = "--help lists every option and what it takes"
     exit_status = 2
 
 
 class ManifestError(EvioError):
     code = "manifest_invalid"
+    default_hint = "fix the manifest where the message points"
     exit_status = 2
 
 
@@ -82,6 +90,7 @@ class DiskFullError(EvioError):
     than its file system allows in one file. Others may still fit, so they go on."""
 
     code = "disk_full"
+    default_hint = "free some space, or download it to another device with -o"
 
 
 class DeviceFullError(DiskFullError):
@@ -90,26 +99,35 @@ class DeviceFullError(DiskFullError):
 
     exit_status = 2
     stops_run = True
+    default_hint = "free some space and run the same command again: downloads resume"
 
 
 class StateError(EvioError):
     code = "state_invalid"
+    default_hint = "run with --no-resume to start the download over"
 
 
 class StateVersionError(StateError):
     code = "state_newer"
+    default_hint = "upgrade evio-fetch, or run with --no-resume to start the download over"
 
 
 class BusyError(EvioError):
     code = "busy"
+    default_hint = "wait for the other evio-fetch to finish, or stop it; then run again"
 
 
 class DownloadError(EvioError):
     code = "download_failed"
+    default_hint = "run the same command again: partial downloads resume"
 
 
 class TransportError(DownloadError):
     code = "connection"
+    default_hint = (
+        "--retries sets how often a request is tried again, --timeout how long a silent "
+        "connection is waited for"
+    )
     transient = True
 
 
@@ -118,6 +136,7 @@ TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 class HTTPStatusError(DownloadError):
     code = "http_status"
+    default_hint = "open the link in a browser to see what the server answers"
 
     def __init__(
         self, message: str, hint: str = "", status: int = 0, retry_after: float | None = None
@@ -139,6 +158,9 @@ class DriveThrottledError(HTTPStatusError):
     with another status. Retried like a 429 whatever its status, after ``retry_after``."""
 
     code = "drive_throttled"
+    default_hint = (
+        "wait a while before trying again, and pull less hard: lower --segments and --concurrency"
+    )
 
     @property
     def transient(self) -> bool:  # type: ignore[override]
@@ -147,10 +169,15 @@ class DriveThrottledError(HTTPStatusError):
 
 class RangeError(DownloadError):
     code = "bad_range"
+    default_hint = "the server's range support is unreliable; try --segments 1"
 
 
 class BodyLengthError(DownloadError):
     code = "body_length"
+    default_hint = (
+        "run the same command again; if the size keeps differing, the server's file or the "
+        "manifest's size is wrong"
+    )
 
 
 class RangesIgnoredError(DownloadError):
@@ -158,10 +185,14 @@ class RangesIgnoredError(DownloadError):
     stream instead (never seen by users unless it happens again)."""
 
     code = "ranges_ignored"
+    default_hint = "the server's range support is unreliable; try --segments 1"
 
 
 class NotDataError(DownloadError):
     code = "not_data"
+    default_hint = (
+        "the link may lead to a login or landing page; open it in a browser to find the file"
+    )
 
 
 class PageTooLargeError(DownloadError):
@@ -169,22 +200,31 @@ class PageTooLargeError(DownloadError):
     such a page can be: it is not one, and reading on would hold it all in memory."""
 
     code = "page_too_large"
+    default_hint = (
+        "this is not the page expected: check the link (and EVIO_FETCH_DRIVE_URL, for Google Drive)"
+    )
 
 
 class SizeMismatchError(DownloadError):
     code = "size_mismatch"
+    default_hint = "the file changed upstream or the manifest is out of date; fix its size"
 
 
 class ChecksumMismatchError(DownloadError):
     code = "checksum_mismatch"
+    default_hint = (
+        "the file differs from the manifest's; if the source changed, update the manifest"
+    )
 
 
 class RemoteChangedError(DownloadError):
     code = "remote_changed"
+    default_hint = "run the same command again to fetch the new version"
 
 
 class UnsafeNameError(DownloadError):
     code = "unsafe_name"
+    default_hint = "give the file a path of your choosing in a manifest"
 
 
 class UnsafePathError(DownloadError):
@@ -192,18 +232,25 @@ class UnsafePathError(DownloadError):
     leads outside the root: it is refused, never followed."""
 
     code = "unsafe_path"
+    default_hint = (
+        "evio-fetch did not make it and will not write through it; move it away if it is "
+        "yours, then run again"
+    )
 
 
 class DriveError(DownloadError):
     code = "drive_no_link"
+    default_hint = "download it by hand from its Google Drive page"
 
 
 class DriveQuotaError(DriveError):
     code = "drive_quota"
+    default_hint = "wait (Drive lifts it within 24 hours), or download it by hand"
 
 
 class DriveSignInError(DriveError):
     code = "drive_signin"
+    default_hint = "check the sharing, or pass the full share link (with resourcekey=)"
 
 
 ALL_ERRORS: tuple[type[EvioError], ...] = (

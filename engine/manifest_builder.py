@@ -146,12 +146,18 @@ class _Lister:
         elif source.startswith(("http://", "https://")):
             spec = FileSpec(index=0, label=source, url=source)
         else:
-            raise UsageError(f"{source}: not a URL, a Drive link or a Drive folder link")
+            raise UsageError(
+                f"{source}: not a URL, a Drive link or a Drive folder link",
+                "give an http(s) URL, a Google Drive file or folder link, or a Drive ID",
+            )
         return [_Found(spec, prefix, None)]
 
     async def folder(self, folder_id: str, key: str | None, where: str, depth: int) -> list[_Found]:
         if depth > MAX_DEPTH:
-            raise UsageError(f"Drive folder {folder_id}: nested more than {MAX_DEPTH} deep")
+            raise UsageError(
+                f"Drive folder {folder_id}: nested more than {MAX_DEPTH} deep",
+                "make a manifest of each deep sub-folder by its own link",
+            )
         listing = await self.listing(folder_id, key)
         found: list[_Found] = []
         for entry in listing.entries:

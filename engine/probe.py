@@ -159,6 +159,6 @@ def _status_hint(status: int) -> str:
         return "the proxy wants credentials: give them in its URL, http://USER:PASSWORD@HOST:PORT"
     if status == 429:
         return "the server is rate-limiting; wait, or lower --concurrency"
-    if status >= 500:
+    if status >= 500 or status == 408:
         return "the server failed; try again later (--retries raises the attempts)"
     return ""

@@ -112,7 +112,10 @@ def load(path: Path) -> State:
     try:
         data = _read(path)
     except OSError as error:
-        raise StateError(f"{path}: cannot read the state file ({error.strerror})") from None
+        raise StateError(
+            f"{path}: cannot read the state file ({error.strerror})",
+            "make it readable, or run with --no-resume to start the download over",
+        ) from None
     try:
         header = msgspec.json.decode(data, type=_Header)
         if header.format > FORMAT:
@@ -146,7 +149,8 @@ def target_of(state_file: Path) -> Path:
     that was moved as a whole still resumes."""
     if not state_file.name.endswith(STATE_SUFFIX):
         raise StateError(
-            f"{state_file}: not an evio-fetch state file (its name ends in {STATE_SUFFIX})"
+            f"{state_file}: not an evio-fetch state file (its name ends in {STATE_SUFFIX})",
+            f"give the T{STATE_SUFFIX} file that lies beside a partial download T",
         )
     name = state_file.name[: -len(STATE_SUFFIX)]
     if name in ("", ".", ".."):

@@ -51,7 +51,10 @@ def disk_error(error: OSError, path: Path, doing: str) -> EvioError:
         return _device_full(path, f"no space left on the device while {doing}")
     if error.errno == errno.EFBIG:
         return _too_large(path)
-    return DownloadError(f"{path}: {doing} failed: {error.strerror or error}", "")
+    return DownloadError(
+        f"{path}: {doing} failed: {error.strerror or error}",
+        "check that you may write there, or choose another place with -o",
+    )
 
 
 def _no_room(path: Path, needed: int, free: int | None) -> DiskFullError:

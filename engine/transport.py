@@ -5,6 +5,7 @@ and nowhere else."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -224,7 +225,7 @@ def _socket_factory(
 
 
 def _too_large(url: str, limit: int) -> PageTooLargeError:
-    return PageTooLargeError(f"{url}: the page is longer than {limit:,} bytes", "")
+    return PageTooLargeError(f"{url}: the page is longer than {limit:,} bytes")
 
 
 def _redirect_target(url: str, response: aiohttp.ClientResponse) -> str | None:
@@ -261,7 +262,10 @@ def _mapped_errors(url: str, proxy: str | None = None) -> Iterator[None]:
     except aiohttp.ClientHttpProxyError as error:
         raise _proxy_refused(url, proxy, error.status) from None
     except aiohttp.ClientResponseError as error:
-        raise DownloadError(f"{url}: {_malformed(error.message)}", "") from None
+        raise DownloadError(
+            f"{url}: {_malformed(error.message)}",
+            "check that the link leads to an HTTP server; open it in a browser",
+        ) from None
     except aiohttp.ClientProxyConnectionError as error:
         raise TransportError(
             f"{url}: cannot connect to the proxy {_proxy_address(proxy)} "
@@ -269,7 +273,8 @@ def _mapped_errors(url: str, proxy: str | None = None) -> Iterator[None]:
             "check --proxy, or HTTP_PROXY / HTTPS_PROXY / ALL_PROXY and NO_PROXY",
         ) from None
     except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as error:
-        raise TransportError(f"{url}: {_describe(error)}", "") from None
+        what, hint = _describe(error)
+        raise TransportError(f"{url}: {what}", hint) from None
 
 
 def _proxy_refused(url: str, proxy: str | None, status: int) -> HTTPStatusError:
@@ -302,13 +307,35 @@ def _malformed(detail: str) -> str:
     return f"the server sent a malformed response ({detail[:200]})"
 
 
-def _describe(error: BaseException) -> str:
+# What helps against each way a connection fails (docs/errors.md, `connection`).
+CUT_HINT = "the connection was cut; --retries sets how often it is tried again"
+SILENT_HINT = (
+    "the server sent nothing for --timeout seconds; raise --timeout for a slow server, "
+    "--retries for an unsteady one"
+)
+CONNECT_HINT = (
+    "check the link's host and port, and that the server is up (or your network, or "
+    "--proxy); --retries sets how often it is tried again"
+)
+
+
+def _describe(error: BaseException) -> tuple[str, str]:
+    """What went wrong, in words a person reads, and what helps ("" for the class's hint)."""
     if isinstance(error, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
-        return "the connection went silent (idle timeout)"
+        return "the connection went silent (idle timeout)", SILENT_HINT
     if isinstance(error, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
+        return "the server closed the connection", CUT_HINT
     if isinstance(error, aiohttp.ClientPayloadError):
-        return "the response body was cut off"
+        return "the response body was cut off", CUT_HINT
     if isinstance(error, aiohttp.ClientConnectorError):
-        return f"cannot connect ({error.os_error.strerror or error.os_error})"
-    return str(error) or type(error).__name__
+        return f"cannot connect ({_os_reason(error.os_error)})", CONNECT_HINT
+    if isinstance(error, ConnectionResetError):
+        return "the connection was reset", CUT_HINT
+    return str(error) or type(error).__name__, ""
+
+
+def _os_reason(error: OSError) -> str:
+    """``connection refused`` rather than the event loop's ``Connect call failed (…)``."""
+    if isinstance(error, socket.gaierror) or not error.errno or error.errno < 0:
+        return str(error.strerror or error)
+    return os.strerror(error.errno).lower()
