@@ -9,6 +9,7 @@ from rich.text import Text
 from evio_fetch.cli.columns import shorten
 from evio_fetch.cli.units import human_bytes, human_duration, human_rate
 from evio_fetch.engine.model import FileResult
+from evio_fetch.engine.subjects import about
 
 # Said of a file whose size nothing stated: it is what arrived before the server closed.
 UNVERIFIED = "size not verified"
@@ -36,7 +37,7 @@ def plain_line(result: FileResult) -> str | None:
         return f"present {label}"
     if result.outcome == "failed":
         message, hint = _failure_parts(result)
-        return f"FAILED {label}: {message}" + (f" (hint: {hint})" if hint else "")
+        return f"FAILED {about(label, message)}" + (f" (hint: {hint})" if hint else "")
     return None
 
 
@@ -62,7 +63,7 @@ def live_lines(result: FileResult, width: int) -> list[tuple[Text, bool]]:
     if result.outcome == "failed":
         message, hint = _failure_parts(result)
         # One text for both lines, so the board is not redrawn between them.
-        text = Text(f"✗ {label}: {message}", style="red")
+        text = Text(f"✗ {about(label, message)}", style="red")
         if hint:
             text.append(f"\n  hint: {hint}", style="yellow")
         return [(text, True)]

@@ -12,6 +12,7 @@ from rich.text import Text
 from evio_fetch.cli.finished_lines import plain_line
 from evio_fetch.engine.model import FileResult, FileSpec
 from evio_fetch.engine.observer import NullObserver
+from evio_fetch.engine.subjects import about
 
 
 def print_plain(console: Console, line: str, style: str = "") -> None:
@@ -36,7 +37,7 @@ class _LineDisplay(NullObserver):
         return None
 
     def warned(self, spec: FileSpec, message: str) -> None:
-        print_plain(self._console, f"warning: {spec.label}: {message}", "yellow")
+        print_plain(self._console, f"warning: {about(spec.label, message)}", "yellow")
 
 
 class PlainDisplay(_LineDisplay):

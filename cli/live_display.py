@@ -14,6 +14,7 @@ from rich.text import Text
 from evio_fetch.cli.board import Board, Clock
 from evio_fetch.cli.finished_lines import live_lines
 from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
+from evio_fetch.engine.subjects import about
 
 REFRESH_PER_SECOND = 5
 
@@ -77,7 +78,8 @@ class LiveDisplay:
             self._board.verify(spec)
 
     def warned(self, spec: FileSpec, message: str) -> None:
-        self._console.print(Text(f"! {spec.label}: {message}", style="yellow"), soft_wrap=True)
+        line = Text(f"! {about(spec.label, message)}", style="yellow")
+        self._console.print(line, soft_wrap=True)
 
     def finished(self, result: FileResult) -> None:
         with self._board.lock:

@@ -37,6 +37,7 @@ from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import HeadersArgument, api_headers, checked_ca_bundle, checked_proxy
 from evio_fetch.engine.sources import specs_from_sources
+from evio_fetch.engine.subjects import about
 
 __all__ = ["Progress", "ProgressKind", "Report", "fetch", "fetch_async"]
 
@@ -485,7 +486,7 @@ class _Watcher:
         self._check_stop()
 
     def warned(self, spec: FileSpec, message: str) -> None:
-        self.warnings.append(f"{spec.label}: {message}")
+        self.warnings.append(about(spec.label, message))
         self._check_stop()
 
     def finished(self, result: FileResult) -> None:

@@ -96,7 +96,7 @@ def _page_error(spec: FileSpec, url: str) -> NotDataError:
             f"download it by hand from https://drive.google.com/file/d/{spec.drive_id}/view",
         )
     return NotDataError(
-        f"{spec.label}: {url} answered with a web page instead of the file",
+        f"{url}: the server answered with a web page instead of the file",
         "the link may lead to a login or landing page; open it in a browser to find the file",
     )
 

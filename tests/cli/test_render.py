@@ -487,6 +487,36 @@ def test_quiet_shows_only_failures() -> None:
     ]
 
 
+def test_a_message_that_names_the_file_is_not_prefixed_with_it_again() -> None:
+    url = "http://127.0.0.1:8/a.bin"
+    results = [
+        failed(spec(0, label="a.bin"), "a.bin: SHA256 mismatch: got 00, expected 11", "update"),
+        failed(spec(1, label=url), f"{url}: the response body was cut off", "--retries"),
+        failed(spec(2, label="data/c.bin"), f"{url}: the server answered HTTP 404", "check"),
+    ]
+    console, out = plain_console()
+    display, live_console, _ = live(60)
+    with PlainDisplay(console) as plain, display:
+        for result in results:
+            plain.finished(result)
+            display.finished(result)
+    assert out.getvalue().splitlines() == [
+        "FAILED a.bin: SHA256 mismatch: got 00, expected 11 (hint: update)",
+        f"FAILED {url}: the response body was cut off (hint: --retries)",
+        f"FAILED data/c.bin: {url}: the server answered HTTP 404 (hint: check)",
+    ]
+    lines = screen_lines(live_console)
+    assert "✗ a.bin: SHA256 mismatch: got 00, expected 11" in lines
+    assert f"✗ {url}: the response body was cut off" in lines
+    assert f"✗ data/c.bin: {url}: the server answered HTTP 404" in lines
+
+
+def test_warnings_name_the_file_once() -> None:
+    console, out = plain_console()
+    PlainDisplay(console).warned(spec(0, label="a.bin"), "a.bin: changed on Drive; starting over")
+    assert out.getvalue() == "warning: a.bin: changed on Drive; starting over\n"
+
+
 def test_quiet_wins_on_a_terminal_too() -> None:
     assert isinstance(make_display(terminal(), quiet=True), QuietDisplay)
 
