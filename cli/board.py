@@ -3,19 +3,33 @@ flight, kept as running sums and turned into text (columns.Cells) when a frame i
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Console, ConsoleOptions, RenderResult
 
-from evio_fetch.cli.columns import NO_VALUE, Cells, grid, percent
+from evio_fetch.cli.columns import NO_VALUE, Cells, board, percent
 from evio_fetch.cli.rate_meter import RateMeter
 from evio_fetch.cli.row_names import RowNames
 from evio_fetch.cli.units import clock_duration, human_bytes, human_rate
 from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
 
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class _Retry:
+    attempt: int
+    of: int
+    reason: str
+    until: float  # when the next attempt starts
+
+    def note(self, now: float) -> str:
+        said = f"retrying {self.attempt}/{self.of}: {self.reason}"
+        wait = math.ceil(self.until - now)
+        return f"{said}, next in {wait} s" if wait > 0 else said
 
 
 @dataclass
@@ -27,6 +41,12 @@ class _Row:
     done: int
     meter: RateMeter
     verifying: bool = False
+    # Set while a failed request waits to be tried again, until bytes flow after it.
+    retry: _Retry | None = None
+
+    def note(self, now: float) -> str | None:
+        """What the row says instead of its columns, if anything."""
+        return self.retry.note(now) if self.retry is not None else None
 
 
 class Board:
@@ -89,12 +109,21 @@ class Board:
             self.overall = RateMeter(now)
         if name:
             self.names.add([name])
+        # A file that started over keeps the most it had, so the bar never runs back.
+        old = self.rows.get(spec.index)
+        most = max(done, old.done) if old is not None else done
+        self.rows[spec.index] = _Row(name or spec.label, size, most, RateMeter(now))
+
+    def retry(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
+        """A request of the file waits ``pause`` seconds to be tried again: its row says so
+        (a file that never started gets a row for it)."""
+        now = self.clock()
         row = self.rows.get(spec.index)
-        path = name or spec.label
         if row is None:
-            self.rows[spec.index] = _Row(path, size, done, RateMeter(now))
-        else:
-            row.path, row.size, row.done = path, size, max(row.done, done)
+            self._drop_pending(spec.index)
+            row = _Row(spec.target or spec.label, spec.size, 0, RateMeter(now))
+            self.rows[spec.index] = row
+        row.retry = _Retry(attempt, of, reason, now + pause)
 
     def advance(self, spec: FileSpec, done: int) -> None:
         row = self.rows.get(spec.index)
@@ -105,6 +134,8 @@ class Board:
         if self.overall is not None:
             self.overall.add(done - row.done, now)
         row.done = done
+        if row.retry is not None and now >= row.retry.until:
+            row.retry = None  # bytes flow again after the pause
 
     def verify(self, spec: FileSpec) -> None:
         row = self.rows.get(spec.index)
@@ -171,6 +202,7 @@ class Board:
         size = human_bytes(row.size) if row.size is not None else None
         if row.verifying:
             return Cells(name, 1.0, "100%", human_bytes(row.done), size, "verifying", "")
+        note = row.note(now)
         rate = row.meter.rate(now)
         eta = (row.size - row.done) / rate if row.size is not None and rate else None
         return Cells(
@@ -181,8 +213,9 @@ class Board:
             size=size,
             speed=human_rate(rate) if rate is not None else NO_VALUE,
             eta=clock_duration(eta),
+            note=note,
         )
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         cells, now = self.snapshot()
-        yield grid(cells, options.max_width, now, self.widths)
+        yield board(cells, options.max_width, now, self.widths)

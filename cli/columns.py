@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -52,6 +52,8 @@ class Cells:
     speed: str
     eta: str
     style: str = ""
+    # Said instead of the columns after the name: a file in trouble, or taken up again.
+    note: str | None = None
 
     @property
     def bytes_full(self) -> str:
@@ -66,6 +68,8 @@ class Layout:
     bytes: bool
     speed: bool
     eta: bool
+    # The width of each column shown after the name, bar and percent included, in order.
+    rest: tuple[int, ...] = ()
 
 
 NAME_MIN = 12
@@ -129,14 +133,17 @@ def layout(rows: list[Cells], width: int, seen: dict[str, int]) -> Layout:
         fixed = sum(w + 1 for w in shown)
         room = width - fixed  # for the name, and the bar with its gap
         if not bar and room >= min(NAME_MIN, name_need):
-            return Layout(min(name_need, room), 0, full, nbytes, speed, eta)
+            name = min(name_need, room)
+            return Layout(name, 0, full, nbytes, speed, eta, tuple(shown))
         if bar and room - BAR_MIN - 1 >= min(NAME_MIN, name_need):
             # The name may take up to 3/5 of the room: a whole name beats a long bar, but
             # a bar too short to move visibly is not worth drawing.
             cap = max(NAME_MIN, min(NAME_MAX, room * 3 // 5))
             name = min(name_need, cap, room - BAR_MIN - 1)
-            return Layout(name, min(BAR_MAX, room - name - 1), full, nbytes, speed, eta)
-    return Layout(max(1, width - PERCENT_WIDTH - 1), 0, False, False, False, False)
+            bar_width = min(BAR_MAX, room - name - 1)
+            return Layout(name, bar_width, full, nbytes, speed, eta, (bar_width, *shown))
+    name = max(1, width - PERCENT_WIDTH - 1)
+    return Layout(name, 0, False, False, False, False, (PERCENT_WIDTH,))
 
 
 def _bar(cells: Cells, width: int, now: float) -> ProgressBar:
@@ -145,27 +152,35 @@ def _bar(cells: Cells, width: int, now: float) -> ProgressBar:
     return ProgressBar(total=1.0, completed=cells.fraction, width=width, animation_time=now)
 
 
-def grid(rows: list[Cells], width: int, now: float, seen: dict[str, int]) -> Table:
-    """``rows`` laid out in ``width`` cells; ``now`` animates the bars of unknown size."""
+def board(rows: list[Cells], width: int, now: float, seen: dict[str, int]) -> RenderableType:
+    """``rows`` laid out in ``width`` cells; ``now`` animates the bars of unknown size. Each
+    row is a table of its own with the same column widths, so a row with a note can give
+    the note all the room after the name and still line up with the others."""
     shape = layout(rows, width, seen)
+    return Group(*(_row(cells, shape, now) for cells in rows))
+
+
+def _row(cells: Cells, shape: Layout, now: float) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(width=shape.name, no_wrap=True, overflow="crop")
+    name = Text(shorten(cells.name, shape.name), style=cells.style)
+    if cells.note is not None:
+        room = sum(w + 1 for w in shape.rest) - 1
+        table.add_column(width=room, no_wrap=True, overflow="ellipsis")
+        table.add_row(name, Text(cells.note, style="yellow", overflow="ellipsis"))
+        return table
+    row: list[RenderableType] = [name]
     if shape.bar:
         table.add_column(width=shape.bar, no_wrap=True)
-    table.add_column(width=PERCENT_WIDTH, justify="right", no_wrap=True, overflow="crop")
-    for shown in (shape.bytes, shape.speed, shape.eta):
-        if shown:
-            table.add_column(justify="right", no_wrap=True, overflow="crop")
-    for cells in rows:
-        row: list[RenderableType] = [Text(shorten(cells.name, shape.name), style=cells.style)]
-        if shape.bar:
-            row.append(_bar(cells, shape.bar, now))
-        row.append(cells.percent)
-        if shape.bytes:
-            row.append(cells.bytes_full if shape.bytes_full else cells.done)
-        if shape.speed:
-            row.append(cells.speed)
-        if shape.eta:
-            row.append(cells.eta)
-        table.add_row(*row)
+        row.append(_bar(cells, shape.bar, now))
+    for column_width in shape.rest[1:] if shape.bar else shape.rest:
+        table.add_column(width=column_width, justify="right", no_wrap=True, overflow="crop")
+    row.append(cells.percent)
+    if shape.bytes:
+        row.append(cells.bytes_full if shape.bytes_full else cells.done)
+    if shape.speed:
+        row.append(cells.speed)
+    if shape.eta:
+        row.append(cells.eta)
+    table.add_row(*row)
     return table

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from evio_fetch.cli.finished_lines import plain_line
+from evio_fetch.cli.units import human_duration
 from evio_fetch.engine.model import FileResult, FileSpec
 from evio_fetch.engine.observer import NullObserver
 from evio_fetch.engine.subjects import about
@@ -41,7 +42,11 @@ class _LineDisplay(NullObserver):
 
 
 class PlainDisplay(_LineDisplay):
-    """No animation: one line per finished or failed file, for logs and pipes."""
+    """No animation: one line per finished or failed file, for logs and pipes, and one for
+    each retry."""
+
+    def retrying(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
+        print_plain(self._console, retrying_line(spec, attempt, of, reason, pause), "yellow")
 
     def finished(self, result: FileResult) -> None:
         line = plain_line(result)
@@ -55,3 +60,8 @@ class QuietDisplay(_LineDisplay):
     def finished(self, result: FileResult) -> None:
         if result.outcome == "failed":
             print_plain(self._console, plain_line(result) or "", "red")
+
+
+def retrying_line(spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> str:
+    """``retrying data/a.bin (2/5, in 3.0 s): the server answered HTTP 503``."""
+    return f"retrying {spec.label} ({attempt}/{of}, in {human_duration(pause)}): {reason}"

@@ -73,6 +73,10 @@ class LiveDisplay:
         with self._board.lock:
             self._board.advance(spec, done)
 
+    def retrying(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
+        with self._board.lock:
+            self._board.retry(spec, attempt, of, reason, pause)
+
     def verifying(self, spec: FileSpec) -> None:
         with self._board.lock:
             self._board.verify(spec)

@@ -489,6 +489,9 @@ class _Watcher:
         self.warnings.append(about(spec.label, message))
         self._check_stop()
 
+    def retrying(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
+        self._check_stop()
+
     def finished(self, result: FileResult) -> None:
         index = result.spec.index
         self._files_done += 1

@@ -92,6 +92,8 @@ class FileWork:
     gate: DriveGate | None = None
     # For sources whose URL expires (Google Drive): asks for a fresh URL to the same bytes.
     refresh: Callable[[], Awaitable[str]] | None = None
+    # Told of each retry (the policy after the failure, the failure, the pause before it).
+    retried: Callable[[RetryPolicy, EvioError, float], None] | None = None
     renewals: int = 0
     renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -206,7 +208,10 @@ async def _recover(work: FileWork, policy: RetryPolicy, error: EvioError) -> Ret
         if work.connections.over:
             raise _Leave
     policy = policy.increment(error)
-    await asyncio.sleep(policy.pause(error, work.rng))
+    pause = policy.pause(error, work.rng)
+    if work.retried is not None:
+        work.retried(policy, error, pause)
+    await asyncio.sleep(pause)
     return policy
 
 

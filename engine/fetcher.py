@@ -41,7 +41,7 @@ from evio_fetch.engine.model import (
 )
 from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe, status_error
 from evio_fetch.engine.resume import ResumePoint, saved_version, trusted_point, unchanged, usable
-from evio_fetch.engine.retry import RetryPolicy
+from evio_fetch.engine.retry import RetryPolicy, retry_event
 from evio_fetch.engine.safe_paths import check_regular_or_absent
 from evio_fetch.engine.segment_board import BoardShape, SegmentBoard
 from evio_fetch.engine.sidecars import part_path, state_path
@@ -161,7 +161,18 @@ async def fetch(download: Download, ctx: Context) -> Event:
             if download.keeps_progress:
                 raise
             policy = policy.increment(error)
-            await asyncio.sleep(policy.pause(error, ctx.rng))
+            pause = policy.pause(error, ctx.rng)
+            _on_retry(ctx, download.spec)(policy, error, pause)
+            await asyncio.sleep(pause)
+
+
+def _on_retry(ctx: Context, spec: FileSpec) -> Callable[[RetryPolicy, EvioError, float], None]:
+    """Tells the parent that a request of ``spec`` is tried again, and when."""
+
+    def report(policy: RetryPolicy, error: EvioError, pause: float) -> None:
+        ctx.emit(retry_event(spec, policy, error, pause))
+
+    return report
 
 
 async def _attempt(download: Download, ctx: Context) -> Event:
@@ -366,6 +377,7 @@ async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
         label=download.spec.label,
         rng=ctx.rng,
         gate=ctx.drive_gate if download.spec.url is None else None,
+        retried=_on_retry(ctx, download.spec),
     )
     if download.spec.url is None:
         total = job.probe.total

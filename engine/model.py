@@ -188,12 +188,24 @@ class Warned(msgspec.Struct, frozen=True, tag=True):
     message: str
 
 
+class Retrying(msgspec.Struct, frozen=True, tag=True):
+    """A request of the file failed and is tried again in ``pause`` seconds: retry number
+    ``attempt`` of at most ``of`` in a row. ``reason`` says what happened, without naming
+    the file (the display does)."""
+
+    file: int
+    attempt: int
+    of: int
+    reason: str
+    pause: float
+
+
 class Failed(msgspec.Struct, frozen=True, tag=True):
     file: int
     failure: Failure
 
 
-Event = Named | Started | Progress | Written | Done | Warned | Failed
+Event = Named | Started | Progress | Written | Done | Warned | Retrying | Failed
 
 
 class Batch(msgspec.Struct, frozen=True, tag=True):

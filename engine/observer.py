@@ -24,6 +24,10 @@ class Observer(Protocol):
     def warned(self, spec: FileSpec, message: str) -> None:
         """Something worth saying about the file that does not stop it."""
 
+    def retrying(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
+        """A request of the file failed (``reason``, without the file's name) and is tried
+        again in ``pause`` seconds: retry ``attempt`` of at most ``of`` in a row."""
+
     def finished(self, result: FileResult) -> None:
         """The file's final outcome. Called once per plan item, skipped ones included."""
 
@@ -44,6 +48,9 @@ class NullObserver:
         return None
 
     def warned(self, spec: FileSpec, message: str) -> None:
+        return None
+
+    def retrying(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
         return None
 
     def finished(self, result: FileResult) -> None:

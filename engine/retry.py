@@ -10,6 +10,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from evio_fetch.engine.errors import EvioError, HTTPStatusError
+from evio_fetch.engine.model import FileSpec, Retrying
+from evio_fetch.engine.subjects import what_happened
 
 # A server asking for a longer pause than this is not waited for: the file fails now, with
 # the server's word in the message, rather than holding the run for an hour.
@@ -50,6 +52,13 @@ class RetryPolicy:
         wait = rng.uniform(ceiling / 2, ceiling)
         asked = retry_after(error)
         return wait if asked is None else max(wait, asked)
+
+
+def retry_event(spec: FileSpec, policy: RetryPolicy, error: EvioError, pause: float) -> Retrying:
+    """What the parent is told when a request of ``spec`` is tried again after ``error``
+    (``policy``: the policy after it), in ``pause`` seconds."""
+    reason = what_happened(error.message, spec.label)
+    return Retrying(spec.index, policy.failures, policy.retries, reason, pause)
 
 
 def retry_after(error: EvioError) -> float | None:

@@ -31,6 +31,7 @@ from evio_fetch.engine.model import (
     Placed,
     PlanItem,
     Progress,
+    Retrying,
     Started,
     Verdict,
     Warned,
@@ -256,6 +257,9 @@ class _Run:
         elif isinstance(event, Warned):
             # A worker's warning is plain text, not an error: its URLs are hidden here.
             self._observer.warned(active.spec, scrub_urls(event.message))
+        elif isinstance(event, Retrying):
+            spec = active.spec
+            self._observer.retrying(spec, event.attempt, event.of, event.reason, event.pause)
         elif isinstance(event, Failed):
             self._fail(event.file, event.failure)
 

@@ -278,6 +278,59 @@ def test_verifying_replaces_speed_and_eta() -> None:
     assert "100%" in row
 
 
+def test_a_file_retried_before_it_starts_has_a_row_saying_so() -> None:
+    display, _, clock = live()
+    s = FileSpec(index=0, label="data/a.bin", url="http://h/a.bin", target="/d/data/a.bin")
+    display.planned(plan(s, spec(1, 10 * MIB)))
+    display.retrying(s, 1, 5, "cannot connect (connection refused)", 2.5)
+    overall, row = render(display, 80)
+    assert row.split(maxsplit=1) == [
+        "a.bin",
+        "retrying 1/5: cannot connect (connection refused), next in 3 s",
+    ]
+    assert overall.startswith("0/2 files")
+    clock.now = 2.0
+    assert render(display, 80)[1].endswith("(connection refused), next in 1 s")
+    clock.now = 2.6  # the pause is over: the attempt is under way
+    assert render(display, 80)[1].endswith("retrying 1/5: cannot connect (connection refused)")
+    display.retrying(s, 2, 5, "the server answered HTTP 503", 4.0)
+    row = render(display, 80)[1]
+    assert row.endswith("retrying 2/5: the server answered HTTP 503, next in 4 s")
+    display.started(s, "/d/data/a.bin", 10 * MIB, 0)
+    row = render(display, 80)[1]
+    assert "retrying" not in row and row.split()[2:4] == ["0%", "0"]
+
+
+def test_a_retrying_connection_shows_until_bytes_flow_after_its_pause() -> None:
+    display, _, clock = live()
+    s = spec(0, 100 * MIB)
+    display.planned(plan(s))
+    display.started(s, "/data/a.dat", 100 * MIB, 0)
+    done = stream(display, clock, s, 10 * MIB, 2.0)
+    display.retrying(s, 1, 5, "the connection was reset", 1.0)
+    clock.now += 0.5
+    display.advanced(s, done + MIB)  # the file's other connections go on meanwhile
+    assert "retrying 1/5: the connection was reset, next in 1 s" in render(display, 80)[1]
+    clock.now += 0.5
+    display.advanced(s, done + 2 * MIB)
+    row = render(display, 80)[1]
+    assert "retrying" not in row and "MiB/s" in row
+
+
+@pytest.mark.parametrize("width", [40, 60])
+def test_notes_are_cut_to_the_width_and_never_wrap(width: int) -> None:
+    display, _, _ = live(width)
+    specs = [spec(0, 10 * MIB, "a.dat"), spec(1, 10 * MIB, "b.dat")]
+    display.planned(plan(*specs))
+    display.started(specs[0], "/data/a.dat", 10 * MIB, 0)
+    display.retrying(specs[1], 3, 5, "cannot connect (connection refused) " * 3, 2.0)
+    lines = render(display, width)
+    assert len(lines) == 3 and all(cell_len(line) <= width for line in lines)
+    assert lines[2].startswith("b.dat") and lines[2].endswith("…")
+    # The note begins right after the name column, which the overall row's name sets.
+    assert lines[2].index("retrying") == len("1/2 files ") == len("0/2 files ")
+
+
 def test_eta_and_speed_of_a_steady_file() -> None:
     display, _, clock = live()
     s = spec(0, 100 * MIB)
@@ -485,6 +538,26 @@ def test_quiet_shows_only_failures() -> None:
         "FAILED evio/data/fan/z.dat: HTTP 404 Not Found (hint: check the URL)",
         "FAILED w.dat: disk full",
     ]
+
+
+def test_plain_says_each_retry_in_one_line() -> None:
+    console, out = plain_console()
+    a = spec(0, 100 * MIB, "data/a.bin")
+    with PlainDisplay(console) as display:
+        display.planned(plan(a))
+        display.retrying(a, 1, 5, "the server answered HTTP 503", 2.0)
+        display.retrying(a, 2, 5, "cannot connect (connection refused)", 12.4)
+    assert out.getvalue().splitlines() == [
+        "retrying data/a.bin (1/5, in 2.0 s): the server answered HTTP 503",
+        "retrying data/a.bin (2/5, in 12 s): cannot connect (connection refused)",
+    ]
+
+
+def test_quiet_says_nothing_of_retries() -> None:
+    console, out = plain_console()
+    with QuietDisplay(console) as display:
+        display.retrying(spec(0), 1, 5, "the server answered HTTP 503", 2.0)
+    assert out.getvalue() == ""
 
 
 def test_a_message_that_names_the_file_is_not_prefixed_with_it_again() -> None:
