@@ -19,6 +19,10 @@ from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
 Clock = Callable[[], float]
 
 
+# How long a file taken up again says so, in place of its columns.
+RESUME_NOTE_SECONDS = 2.0
+
+
 @dataclass(frozen=True)
 class _Retry:
     attempt: int
@@ -40,13 +44,20 @@ class _Row:
     size: int | None
     done: int
     meter: RateMeter
+    began: float
+    # Bytes an earlier run left, taken up by this one.
+    resumed: int = 0
     verifying: bool = False
     # Set while a failed request waits to be tried again, until bytes flow after it.
     retry: _Retry | None = None
 
     def note(self, now: float) -> str | None:
         """What the row says instead of its columns, if anything."""
-        return self.retry.note(now) if self.retry is not None else None
+        if self.retry is not None:
+            return self.retry.note(now)
+        if self.resumed and now - self.began < RESUME_NOTE_SECONDS:
+            return f"resuming from {human_bytes(self.resumed)}"
+        return None
 
 
 class Board:
@@ -112,7 +123,7 @@ class Board:
         # A file that started over keeps the most it had, so the bar never runs back.
         old = self.rows.get(spec.index)
         most = max(done, old.done) if old is not None else done
-        self.rows[spec.index] = _Row(name or spec.label, size, most, RateMeter(now))
+        self.rows[spec.index] = _Row(name or spec.label, size, most, RateMeter(now), now, done)
 
     def retry(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
         """A request of the file waits ``pause`` seconds to be tried again: its row says so
@@ -121,7 +132,7 @@ class Board:
         row = self.rows.get(spec.index)
         if row is None:
             self._drop_pending(spec.index)
-            row = _Row(spec.target or spec.label, spec.size, 0, RateMeter(now))
+            row = _Row(spec.target or spec.label, spec.size, 0, RateMeter(now), now)
             self.rows[spec.index] = row
         row.retry = _Retry(attempt, of, reason, now + pause)
 

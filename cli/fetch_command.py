@@ -4,13 +4,14 @@ and choose the exit status. No download logic lives here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
 from evio_fetch.cli import confirm
-from evio_fetch.cli.args import Args
-from evio_fetch.cli.interrupts import INTERRUPTED_LINE, sigterm_as_interrupt
+from evio_fetch.cli.args import Args, command_name
+from evio_fetch.cli.interrupts import sigterm_as_interrupt
 from evio_fetch.cli.plan_json import plan_document
 from evio_fetch.cli.plan_view import plan_lines, shard_line
 from evio_fetch.cli.render import make_display
@@ -18,9 +19,11 @@ from evio_fetch.cli.report import (
     EXIT_DECLINED,
     EXIT_INTERRUPTED,
     exit_status,
+    interrupted_lines,
     json_document,
     summary_line,
 )
+from evio_fetch.cli.rerun import rerun_command
 from evio_fetch.cli.stdout import write_lines, write_stdout
 from evio_fetch.engine import planning, runner, sharding
 from evio_fetch.engine.errors import ManifestError, StateError, UsageError
@@ -67,7 +70,11 @@ def _spec_from_state(path: Path) -> FileSpec:
         ) from None
 
 
-def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> int:
+def fetch_all(
+    args: Args, console: Console, launched: Launch | None = None, words: Sequence[str] = ()
+) -> int:
+    """Fetch what ``args`` name; ``words`` are the command line's, for the command an
+    interrupted run shows to resume."""
     specs, warnings = load_specs(args)
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
@@ -93,15 +100,19 @@ def fetch_all(args: Args, console: Console, launched: Launch | None = None) -> i
     _warn_netrc(console)
     with sigterm_as_interrupt(), make_display(console, quiet=args.quiet) as display:
         report = runner.run(specs, args.options, display, planned=items, launched=launched)
-    return finish(args, console, report)
+    return finish(args, console, report, words)
 
 
-def finish(args: Args, console: Console, report: runner.RunReport) -> int:
+def finish(
+    args: Args, console: Console, report: runner.RunReport, words: Sequence[str] = ()
+) -> int:
     console.print(summary_line(report.results, report.seconds), markup=False, soft_wrap=True)
     if args.json:
         write_stdout(json_document(report.results, report.seconds, VERSION))
     if report.interrupted:
-        console.print(INTERRUPTED_LINE, markup=False, soft_wrap=True)
+        command, hidden = rerun_command(command_name(), words)
+        for line in interrupted_lines(report.results, command, hidden):
+            console.print(line, markup=False, soft_wrap=True)
         return EXIT_INTERRUPTED
     return exit_status(report.results)
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from evio_fetch.cli.finished_lines import plain_line
-from evio_fetch.cli.units import human_duration
+from evio_fetch.cli.units import human_bytes, human_duration
 from evio_fetch.engine.model import FileResult, FileSpec
 from evio_fetch.engine.observer import NullObserver
 from evio_fetch.engine.subjects import about
@@ -43,7 +43,11 @@ class _LineDisplay(NullObserver):
 
 class PlainDisplay(_LineDisplay):
     """No animation: one line per finished or failed file, for logs and pipes, and one for
-    each retry."""
+    each retry and each download taken up again."""
+
+    def started(self, spec: FileSpec, name: str, size: int | None, done: int) -> None:
+        if done:
+            print_plain(self._console, resuming_line(spec, done, size))
 
     def retrying(self, spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> None:
         print_plain(self._console, retrying_line(spec, attempt, of, reason, pause), "yellow")
@@ -65,3 +69,9 @@ class QuietDisplay(_LineDisplay):
 def retrying_line(spec: FileSpec, attempt: int, of: int, reason: str, pause: float) -> str:
     """``retrying data/a.bin (2/5, in 3.0 s): the server answered HTTP 503``."""
     return f"retrying {spec.label} ({attempt}/{of}, in {human_duration(pause)}): {reason}"
+
+
+def resuming_line(spec: FileSpec, done: int, size: int | None) -> str:
+    """``resuming data/a.bin from 90.2 MiB of 100.0 MiB``."""
+    of = f" of {human_bytes(size)}" if size is not None else ""
+    return f"resuming {spec.label} from {human_bytes(done)}{of}"

@@ -44,7 +44,7 @@ def _run(words: list[str]) -> int:
     launched = _launch_early(args)
     try:
         console = _console()
-        return _guarded(console, lambda: _fetch_or_demo(args, console, launched))
+        return _guarded(console, lambda: _fetch_or_demo(args, console, launched, words))
     finally:
         if launched is not None:
             launched.release()
@@ -56,14 +56,14 @@ def _console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def _fetch_or_demo(args: Args, console: Console, launched: Launch | None) -> int:
+def _fetch_or_demo(args: Args, console: Console, launched: Launch | None, words: list[str]) -> int:
     if args.demo_requested:
         from evio_fetch.cli import demo  # noqa: PLC0415  (its server is needed only here)
 
         return demo.run_demo(args, console)
     from evio_fetch.cli import fetch_command  # noqa: PLC0415  (while the worker starts)
 
-    return fetch_command.fetch_all(args, console, launched)
+    return fetch_command.fetch_all(args, console, launched, words)
 
 
 def _launch_early(args: Args) -> Launch | None:

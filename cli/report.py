@@ -9,7 +9,7 @@ import msgspec
 
 from evio_fetch.cli.units import human_bytes, human_duration, human_rate
 from evio_fetch.engine.model import FileResult, Outcome
-from evio_fetch.engine.redaction import redact_url
+from evio_fetch.engine.redaction import HIDDEN, redact_url
 
 EXIT_INTERRUPTED = 130
 # Not one file is there: every one attempted failed (the design's "complete failure").
@@ -17,13 +17,26 @@ EXIT_COMPLETE_FAILURE = 2
 # Declining the plan is not a failure of any file, but the files are not there either.
 EXIT_DECLINED = 1
 
-# The order categories are read in: what happened first, what needs attention last.
-_CATEGORIES: tuple[tuple[Outcome, str], ...] = (
+# The order categories are read in: what happened first, what needs attention last. A file
+# the run stopped in flight is interrupted, not failed: what it has is kept for a resume.
+_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("downloaded", "downloaded"),
     ("present", "already present"),
+    ("interrupted", "interrupted"),
     ("skipped", "skipped"),
     ("failed", "failed"),
 )
+# Said of a run with no file at all.
+_EMPTY = ("downloaded", "present", "skipped", "failed")
+INTERRUPTED = "interrupted"
+
+
+def is_interrupted(result: FileResult) -> bool:
+    return result.failure is not None and result.failure.code == INTERRUPTED
+
+
+def _category(result: FileResult) -> str:
+    return INTERRUPTED if is_interrupted(result) else result.outcome
 
 
 def _downloaded_bytes(results: Sequence[FileResult]) -> int:
@@ -32,20 +45,51 @@ def _downloaded_bytes(results: Sequence[FileResult]) -> int:
     return sum(r.bytes for r in results if r.outcome == "downloaded")
 
 
+def _fetched_bytes(result: FileResult) -> int:
+    """The bytes of ``result`` that this run fetched and kept: not those an earlier run left."""
+    if result.outcome == "downloaded":
+        return max(0, result.bytes - result.resumed)
+    return max(0, result.kept - result.resumed) if result.kept else 0
+
+
 def summary_line(results: Sequence[FileResult], elapsed: float) -> str:
-    """``3 downloaded, 1 already present, 1 failed · 1.40 GiB in 21.3 s (67.2 MiB/s)``."""
-    counts = Counter(r.outcome for r in results)
-    shown = [(o, w) for o, w in _CATEGORIES if counts[o]] or list(_CATEGORIES)
-    parts = ", ".join(f"{counts[o]} {w}" for o, w in shown)
-    nbytes = _downloaded_bytes(results)
+    """``3 downloaded, 1 already present, 1 failed · 1.40 GiB in 21.3 s (67.2 MiB/s)``: the
+    bytes and the speed are this run's own, what earlier runs left is said apart."""
+    counts = Counter(_category(r) for r in results)
+    shown = [(c, w) for c, w in _CATEGORIES if counts[c]]
+    shown = shown or [(c, w) for c, w in _CATEGORIES if c in _EMPTY]
+    parts = ", ".join(f"{counts[c]} {w}" for c, w in shown)
+    nbytes = sum(_fetched_bytes(r) for r in results)
     line = f"{parts} · {human_bytes(nbytes)} in {human_duration(elapsed, precise=True)}"
     if nbytes > 0 and elapsed > 0:
         line += f" ({human_rate(nbytes / elapsed)})"
+    resumed = sum(r.resumed for r in results if r.outcome == "downloaded" or is_interrupted(r))
+    if resumed:
+        line += f" · {human_bytes(resumed)} resumed from an earlier run"
     unverified = sum(1 for r in results if r.outcome == "downloaded" and not r.size_verified)
     if unverified:
         files = "file" if unverified == 1 else "files"
         line += f" · size of {unverified} {files} not verified (the server did not say it)"
     return line
+
+
+def interrupted_lines(results: Sequence[FileResult], command: str, hidden: bool) -> list[str]:
+    """What an interrupted run leaves behind and the command that takes it up again:
+
+    ``interrupted: 90.2 MiB kept in 1 partial file; run the same command again to resume:``
+    then the command, indented."""
+    partial = [r for r in results if r.kept > 0]
+    if partial:
+        files = "file" if len(partial) == 1 else "files"
+        kept = human_bytes(sum(r.kept for r in partial))
+        said = f"interrupted: {kept} kept in {len(partial)} partial {files}; run the same "
+        said += "command again to resume:"
+    else:
+        said = "interrupted before anything was kept; run the same command again to start:"
+    lines = [said, f"  {command}"]
+    if hidden:
+        lines.append(f"  ({HIDDEN} stands for what is not shown: type it as you did)")
+    return lines
 
 
 # --json schema 1. Field order here is key order in the document; renaming or removing a
@@ -71,6 +115,10 @@ class JsonFile(msgspec.Struct, frozen=True):
     size_verified: bool
     # "md5:…": the manifest's checksum other than SHA256, as found (docs/json.md).
     checksum: str | None
+    # Of ``bytes``, those an earlier run had left (docs/json.md).
+    resumed_bytes: int
+    # Of a file not finished, the bytes kept for a resume (docs/json.md).
+    kept_bytes: int
 
 
 class JsonSummary(msgspec.Struct, frozen=True):
@@ -114,6 +162,8 @@ def _json_file(result: FileResult) -> JsonFile:
         error=error,
         size_verified=result.size_verified,
         checksum=None if result.checksum is None else str(result.checksum),
+        resumed_bytes=result.resumed,
+        kept_bytes=result.kept,
     )
 
 

@@ -128,6 +128,12 @@ class FileResult(msgspec.Struct, frozen=True, kw_only=True):
     failure: Failure | None = None
     # See Done.size_verified.
     size_verified: bool = True
+    # Bytes an earlier run had left on disk, taken up by this one: of ``bytes``, only
+    # ``bytes - resumed`` were fetched in this run (and over ``seconds``).
+    resumed: int = 0
+    # For a file not finished when the run stopped: the bytes of its partial download kept
+    # beside the target, which the same command takes up again.
+    kept: int = 0
 
 
 # Worker → parent -------------------------------------------------------------------------

@@ -14,6 +14,9 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
+from evio_fetch.engine import state as state_file
 from evio_fetch.engine.checksums import Algorithm, Checksum, expected, first_mismatch
 from evio_fetch.engine.claims import NameClaims
 from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError, EvioError
@@ -79,6 +82,8 @@ class _Active:
     written: int | None = None
     judged: bool = False
     done: int = 0
+    # Bytes already on disk when the latest attempt started (an earlier run's).
+    resumed: int = 0
 
 
 def run(
@@ -163,8 +168,10 @@ class _Run:
         failure = self._device_full or (
             INTERRUPTED if interrupted else to_failure(DownloadError("not attempted"))
         )
-        outcome: Outcome = "failed" if spec.index in self._active else "skipped"
-        return FileResult(spec=spec, outcome=outcome, target=spec.target, failure=failure)
+        active = self._active.get(spec.index)
+        outcome: Outcome = "failed" if active is not None else "skipped"
+        result = FileResult(spec=spec, outcome=outcome, target=spec.target, failure=failure)
+        return _with_kept(result, active) if active is not None else result
 
     def close(self) -> bool:
         """Stop the workers (they save their progress); True if a second interrupt cut the
@@ -279,6 +286,7 @@ class _Run:
             active.hasher.cancel()  # the worker started over: hash the new bytes
         active.target = event.target
         active.written, active.judged = None, False
+        active.resumed = event.done
         # SHA256 always: it names the bytes in the report, whatever the manifest checks.
         algorithms = ["sha256", *(c.algorithm for c in _wanted(active.spec))]
         active.hasher = self._hashes.hasher(event.part, self._wake, algorithms)
@@ -308,6 +316,7 @@ class _Run:
                 sha256=sha256,
                 checksum=checksum,
                 size_verified=event.size_verified,
+                resumed=active.resumed if event.outcome == "downloaded" else 0,
             )
         )
 
@@ -375,6 +384,14 @@ class _Run:
                 pass
         except BlockingIOError:
             return
+
+
+def _with_kept(result: FileResult, active: _Active) -> FileResult:
+    """A file the run stopped in flight, with what it keeps for a resume (read once the
+    workers have stopped, so their last saves are in)."""
+    target = active.target or active.spec.target
+    kept = state_file.kept_bytes(Path(target)) if target is not None else 0
+    return msgspec.structs.replace(result, kept=kept, resumed=active.resumed)
 
 
 def _wanted(spec: FileSpec) -> list[Checksum]:

@@ -15,12 +15,12 @@ from pathlib import Path
 import msgspec
 
 from evio_fetch.engine.checksums import Checksum
-from evio_fetch.engine.errors import StateError, StateVersionError, UnsafePathError
+from evio_fetch.engine.errors import EvioError, StateError, StateVersionError, UnsafePathError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
 from evio_fetch.engine.redaction import redact_url
 from evio_fetch.engine.safe_paths import check_regular_or_absent, open_regular
-from evio_fetch.engine.sidecars import STATE_SUFFIX, part_path, temporary_path
+from evio_fetch.engine.sidecars import STATE_SUFFIX, part_path, state_path, temporary_path
 from evio_fetch.engine.storage import disk_error, sync_directory
 
 FORMAT = 1
@@ -127,6 +127,16 @@ def load(path: Path) -> State:
         return msgspec.json.decode(data, type=State)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         raise StateError(f"{path}: the state file is damaged ({error})") from None
+
+
+def kept_bytes(target: Path) -> int:
+    """The bytes of a partial download of ``target`` that the state beside it vouches for,
+    which a resume takes up; 0 when there is no usable state."""
+    try:
+        saved = load(state_path(target))
+    except EvioError:
+        return 0
+    return sum(segment.done - segment.start for segment in saved.segments)
 
 
 def _read(path: Path) -> bytes:

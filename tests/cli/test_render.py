@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import re
 
+import msgspec
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
+from evio_fetch.cli.board import RESUME_NOTE_SECONDS
 from evio_fetch.cli.columns import shorten
 from evio_fetch.cli.line_displays import PlainDisplay, QuietDisplay
 from evio_fetch.cli.live_display import LiveDisplay
@@ -180,6 +182,24 @@ def test_finished_lines_are_printed_above_the_board() -> None:
     assert lines[failure_at + 1] == "  hint: wait a day, or download it by hand"
 
 
+def test_a_resumed_files_line_gives_the_speed_of_this_runs_bytes() -> None:
+    s = spec(0, 100 * MIB, "data/events.dat")
+    # 90.2 MiB were there already: 9.8 MiB in 0.25 s is 39.2 MiB/s, not 400 MiB/s.
+    result = msgspec.structs.replace(
+        downloaded(s, 100 * MIB, seconds=0.25), resumed=round(90.2 * MIB)
+    )
+    console, out = plain_console()
+    PlainDisplay(console).finished(result)
+    assert out.getvalue() == (
+        "downloaded data/events.dat 100.0 MiB in 0.2 s (39.2 MiB/s), resumed from 90.2 MiB\n"
+    )
+    display, live_console, _ = live(100)
+    display.finished(result)
+    assert screen_lines(live_console) == [
+        "✓ data/events.dat  100.0 MiB in 0.2 s (39.2 MiB/s), resumed from 90.2 MiB"
+    ]
+
+
 def test_long_failure_lines_are_not_cut() -> None:
     # A Drive link in a failure must survive whole: the terminal wraps it, rich does not cut it.
     display, console, _ = live(width=60)
@@ -315,6 +335,19 @@ def test_a_retrying_connection_shows_until_bytes_flow_after_its_pause() -> None:
     display.advanced(s, done + 2 * MIB)
     row = render(display, 80)[1]
     assert "retrying" not in row and "MiB/s" in row
+
+
+def test_a_resumed_file_says_from_where_then_shows_its_progress() -> None:
+    display, _, clock = live()
+    s = spec(0, 100 * MIB)
+    display.planned(plan(s))
+    display.started(s, "/data/a.dat", 100 * MIB, round(90.2 * MIB))
+    assert render(display, 80)[1].split(maxsplit=1) == ["a.dat", "resuming from 90.2 MiB"]
+    stream(display, clock, s, 0, 1.0)
+    assert render(display, 80)[1].split(maxsplit=1) == ["a.dat", "resuming from 90.2 MiB"]
+    clock.now = RESUME_NOTE_SECONDS
+    row = render(display, 80)[1]
+    assert row.split()[2:4] == ["90%", "90.2"]
 
 
 @pytest.mark.parametrize("width", [40, 60])
@@ -540,23 +573,29 @@ def test_quiet_shows_only_failures() -> None:
     ]
 
 
-def test_plain_says_each_retry_in_one_line() -> None:
+def test_plain_says_each_retry_and_each_resume_in_one_line() -> None:
     console, out = plain_console()
-    a = spec(0, 100 * MIB, "data/a.bin")
+    a, b = spec(0, 100 * MIB, "data/a.bin"), spec(1, None, "http://h/b.bin")
     with PlainDisplay(console) as display:
-        display.planned(plan(a))
+        display.planned(plan(a, b))
         display.retrying(a, 1, 5, "the server answered HTTP 503", 2.0)
         display.retrying(a, 2, 5, "cannot connect (connection refused)", 12.4)
+        display.started(a, "/d/data/a.bin", 100 * MIB, round(90.2 * MIB))
+        display.started(b, "/d/b.bin", None, 0)
+        display.started(b, "/d/b.bin", None, 3 * MIB)
     assert out.getvalue().splitlines() == [
         "retrying data/a.bin (1/5, in 2.0 s): the server answered HTTP 503",
         "retrying data/a.bin (2/5, in 12 s): cannot connect (connection refused)",
+        "resuming data/a.bin from 90.2 MiB of 100.0 MiB",
+        "resuming http://h/b.bin from 3.0 MiB",
     ]
 
 
-def test_quiet_says_nothing_of_retries() -> None:
+def test_quiet_says_nothing_of_retries_or_resumes() -> None:
     console, out = plain_console()
     with QuietDisplay(console) as display:
         display.retrying(spec(0), 1, 5, "the server answered HTTP 503", 2.0)
+        display.started(spec(0), "/d/a.bin", MIB, MIB // 2)
     assert out.getvalue() == ""
 
 

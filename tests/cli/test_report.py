@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evio_fetch.cli.report import JsonDocument, exit_status, json_document, summary_line
+from evio_fetch.cli.report import (
+    JsonDocument,
+    exit_status,
+    interrupted_lines,
+    json_document,
+    summary_line,
+)
 from evio_fetch.cli.units import clock_duration, human_bytes, human_duration, human_rate
 from evio_fetch.engine.checksums import Checksum
 from evio_fetch.engine.model import Failure, FileResult, FileSpec, Outcome
@@ -173,6 +179,69 @@ def test_summary_line_cases(outcomes: list[Outcome], elapsed: float, text: str) 
     assert summary_line(results, elapsed) == text
 
 
+INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
+
+
+def test_interrupted_files_are_not_failures_and_their_kept_bytes_count() -> None:
+    results = [
+        result("downloaded", 10 * MIB, index=0),
+        # Stopped in flight: 40 MiB kept, 30 of them fetched by this run.
+        msgspec.structs.replace(
+            result("failed", index=1, failure=INTERRUPTED), kept=40 * MIB, resumed=10 * MIB
+        ),
+        # Stopped before anything was kept.
+        result("failed", index=2, failure=INTERRUPTED),
+        result("skipped", index=3),
+    ]
+    assert summary_line(results, 4.0) == (
+        "1 downloaded, 2 interrupted, 1 skipped · 40.0 MiB in 4.0 s (10.0 MiB/s)"
+        " · 10.0 MiB resumed from an earlier run"
+    )
+    assert interrupted_lines(results, "evio-fetch -o data", hidden=False) == [
+        "interrupted: 40.0 MiB kept in 1 partial file; run the same command again to resume:",
+        "  evio-fetch -o data",
+    ]
+
+
+def test_a_resumed_download_counts_only_this_runs_bytes() -> None:
+    # 100 MiB in place, of which 90.2 MiB an earlier run left: 9.8 MiB in 0.25 s.
+    resumed = msgspec.structs.replace(result("downloaded", 100 * MIB), resumed=round(90.2 * MIB))
+    assert summary_line([resumed], 0.25) == (
+        "1 downloaded · 9.8 MiB in 0.2 s (39.2 MiB/s) · 90.2 MiB resumed from an earlier run"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kept", "hidden", "lines"),
+    [
+        (
+            [5 * MIB, 0, MIB],
+            False,
+            [
+                "interrupted: 6.0 MiB kept in 2 partial files; run the same command again to "
+                "resume:",
+                "  evio-fetch u",
+            ],
+        ),
+        (
+            [0],
+            True,
+            [
+                "interrupted before anything was kept; run the same command again to start:",
+                "  evio-fetch u",
+                "  (*** stands for what is not shown: type it as you did)",
+            ],
+        ),
+    ],
+)
+def test_interrupted_lines(kept: list[int], hidden: bool, lines: list[str]) -> None:
+    results = [
+        msgspec.structs.replace(result("failed", index=i, failure=INTERRUPTED), kept=k)
+        for i, k in enumerate(kept)
+    ]
+    assert interrupted_lines(results, "evio-fetch u", hidden) == lines
+
+
 # --json ---------------------------------------------------------------------------------
 
 
@@ -226,6 +295,8 @@ def test_json_document_shape_order_and_values() -> None:
             "error",
             "size_verified",
             "checksum",
+            "resumed_bytes",
+            "kept_bytes",
         ]
         for f in files
     )
@@ -241,6 +312,8 @@ def test_json_document_shape_order_and_values() -> None:
         "error": None,
         "size_verified": True,
         "checksum": None,
+        "resumed_bytes": 0,
+        "kept_bytes": 0,
     }
     assert fetched["source"] == "https://example.org/a.bin"  # a url wins over a Drive id
     assert fetched["sha256"] == "ab" * 32
