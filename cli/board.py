@@ -19,6 +19,8 @@ from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
 Clock = Callable[[], float]
 
 
+# Cells left free at the end of the rows (see __rich_console__).
+ECHO_ROOM = len("^C")
 # How long a file taken up again says so, in place of its columns.
 RESUME_NOTE_SECONDS = 2.0
 
@@ -229,4 +231,6 @@ class Board:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         cells, now = self.snapshot()
-        yield board(cells, options.max_width, now, self.widths)
+        # The cursor rests after the last row, where a terminal echoes the "^C" of a Ctrl-C:
+        # rows leave room for it, or it would wrap onto a line the board cannot clear.
+        yield board(cells, max(1, options.max_width - ECHO_ROOM), now, self.widths)
