@@ -155,7 +155,8 @@ class Board:
         if row is not None:
             row.verifying = True
 
-    def finish(self, result: FileResult) -> None:
+    def finish(self, result: FileResult) -> str:
+        """Take the file's row away; returns the name it had (its target's, if it had none)."""
         index = result.spec.index
         self.files_done += 1
         self.files_total = max(self.files_total, self.files_done)
@@ -166,6 +167,8 @@ class Board:
         elif row is not None:
             # A failed file's unfetched rest leaves the total: the bar must still reach 100%.
             self.finished_bytes += row.done
+        path = row.path if row is not None else result.target or result.spec.target
+        return self.names.name(path) if path else ""
 
     # Drawing -------------------------------------------------------------------------
 

@@ -26,18 +26,20 @@ def _tail(text: str, width: int) -> str:
     return text[start:]
 
 
-def shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int, tail: int = 0) -> str:
     """Fit ``text`` in ``width`` cells by cutting its middle: dataset names share prefixes
-    and differ at the end (``…_rpm_2.dat``), so both ends carry meaning."""
+    and differ at the end (``…_rpm_2.dat``), so both ends carry meaning. The last ``tail``
+    cells stay whole while they fit beside one cell of the head: the part of a path that tells
+    its file from others."""
     if cell_len(text) <= width:
         return text
     if width <= 1:
         return ELLIPSIS[:width]
     keep = width - 1
-    tail_width = keep // 2
+    tail_width = max(keep // 2, min(keep - 1, tail))
     head = set_cell_size(text, keep - tail_width).rstrip(" ")
-    tail = _tail(text, width - 1 - cell_len(head))
-    return f"{head}{ELLIPSIS}{tail}"
+    end = _tail(text, width - 1 - cell_len(head))
+    return f"{head}{ELLIPSIS}{end}"
 
 
 @dataclass(frozen=True)

@@ -49,21 +49,24 @@ def plain_line(result: FileResult) -> str | None:
     return None
 
 
-def live_lines(result: FileResult, width: int) -> list[tuple[Text, bool]]:
+def live_lines(result: FileResult, width: int, name: str = "") -> list[tuple[Text, bool]]:
     """The lines a finished file prints above the board, each with whether it may wrap.
 
-    Status lines are cut to the width; failure lines wrap (soft) so the message and a Drive
-    link in it stay whole and copyable.
+    Status lines are cut to the width, the label in its middle; when its row needed more
+    than a file name to tell it apart (``events-a/events.dat``), that ``name`` stays whole.
+    Failure lines wrap (soft) so the message and a Drive link in it stay whole and copyable.
     """
     label = result.spec.label
+    tail = cell_len(name) if "/" in name and label.endswith(name) else 0
     if result.outcome == "downloaded":
         detail = f"  {_downloaded(result)}"
-        text = Text.assemble(("✓ ", "green"), shorten(label, width - 2 - cell_len(detail)))
+        shown = shorten(label, width - 2 - cell_len(detail), tail)
+        text = Text.assemble(("✓ ", "green"), shown)
         text.append(detail, style="dim")
         return [(text, False)]
     if result.outcome == "present":
         suffix = "  already present"
-        line = f"· {shorten(label, width - 2 - len(suffix))}{suffix}"
+        line = f"· {shorten(label, width - 2 - len(suffix), tail)}{suffix}"
         return [(Text(line, style="dim"), False)]
     if result.outcome == "failed":
         message, hint = _failure_parts(result)

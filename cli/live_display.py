@@ -87,9 +87,9 @@ class LiveDisplay:
 
     def finished(self, result: FileResult) -> None:
         with self._board.lock:
-            self._board.finish(result)
+            name = self._board.finish(result)
         # Printed outside the lock: printing waits for rich's refresh, which needs the lock.
-        for text, may_wrap in live_lines(result, self._console.width):
+        for text, may_wrap in live_lines(result, self._console.width, name):
             if may_wrap:
                 self._console.print(text, soft_wrap=True)
             else:

@@ -523,6 +523,40 @@ def test_shorten(text: str, width: int, expected: str) -> None:
     assert cell_len(shorten(text, width)) <= width
 
 
+@pytest.mark.parametrize(
+    ("text", "width", "tail", "expected"),
+    [
+        ("data/rec/events-a/events.dat", 24, 19, "data…events-a/events.dat"),
+        # A tail wider than the room keeps what fits of it, beside one cell of the head.
+        ("data/rec/events-a/events.dat", 20, 19, "d…vents-a/events.dat"),
+        ("data/rec/events-a/events.dat", 10, 19, "d…ents.dat"),
+        ("data/rec/events-a/events.dat", 24, 0, "data/rec/eve…/events.dat"),
+    ],
+)
+def test_shorten_keeps_the_tail_that_tells_files_apart(
+    text: str, width: int, tail: int, expected: str
+) -> None:
+    assert shorten(text, width, tail) == expected
+
+
+def test_finished_lines_keep_the_name_that_told_their_rows_apart() -> None:
+    display, console, _ = live(54)
+    labels = ["data/rec/events-a/events.dat", "data/rec/events-b/events.dat"]
+    specs = [
+        FileSpec(index=i, label=label, url=f"http://h/{i}", target=f"/r/{label}", size=MIB)
+        for i, label in enumerate(labels)
+    ]
+    display.planned(plan(*specs))
+    for s in specs:
+        display.started(s, s.target or "", MIB, 0)
+    for s in specs:
+        display.finished(downloaded(s, MIB, seconds=1.0))
+    assert [line for line in screen_lines(console) if line.startswith("✓ ")] == [
+        "✓ da…events-a/events.dat  1.0 MiB in 1.0 s (1.0 MiB/s)",
+        "✓ da…events-b/events.dat  1.0 MiB in 1.0 s (1.0 MiB/s)",
+    ]
+
+
 # Plain and quiet ------------------------------------------------------------------------
 
 
