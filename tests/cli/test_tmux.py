@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,9 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faults import FaultServer, Status
 from rich.cells import cell_len
-from support import MIB, require, wait_until, write_manifest
+from support import MIB, cli_command, require, wait_until, write_manifest
 
+from evio_fetch.cli.units import human_bytes
+from evio_fetch.engine import state as state_file
 from evio_fetch.engine.loopback.dataset import DataFile, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 
@@ -67,6 +71,7 @@ UNSET = (
 # rich draws bars with these (━ done and to do, ╸ ╺ half cells); nothing else on screen does.
 BAR = re.compile("[━╸╺]")
 EXITED = re.compile(r"\[exit ([0-9]+)\]")
+DEAD = re.compile(r"Pane is dead \(")
 OVERALL = re.compile(r"^(\d+)/(\d+) files\b.*?\b(\d+)%")
 
 Served = tuple[Path, list[DataFile], ServerThread]
@@ -109,10 +114,11 @@ class Pane:
         """Run ``command`` in the pane; when it ends, a shell prints ``[exit STATUS]`` after
         its output. That line on screen says both that the command ended and that all its
         output was drawn (tmux's own pane_dead_status can stay empty: it sometimes leaves the
-        process unreaped)."""
+        process unreaped). The shell outlives a Ctrl-C sent to the pane: its trap runs
+        nothing, and a trap, unlike an ignored signal, is not handed down to the command."""
         # Several words after the options: tmux runs them directly; the command reaches the
         # shell as "$@", with nothing to quote.
-        report = ["sh", "-c", '"$@"; printf "\\n[exit %d]\\n" "$?"', "sh"]
+        report = ["sh", "-c", 'trap : INT; "$@"; printf "\\n[exit %d]\\n" "$?"', "sh"]
         size = ("-x", str(self.width), "-y", str(HEIGHT))
         self.tmux("new-session", "-d", "-s", self.session, *size, "-c", str(cwd), *report, *command)
 
@@ -220,8 +226,11 @@ def watch_run(pane: Pane) -> tuple[list[list[str]], int]:
         wait_until(ended, DEADLINE, "the command to end")
     except AssertionError as error:
         raise AssertionError(f"{error}; the screen:\n" + "\n".join(frames[-1])) from None
-    # The last frame is the end: everything up to the [exit] line, which is not the tool's.
-    frames[-1] = [line for line in frames[-1] if not EXITED.fullmatch(line)]
+    # The last frame is the end: everything up to the [exit] line, which is not the tool's,
+    # nor is tmux's own word that the pane's shell has ended.
+    frames[-1] = [
+        line for line in frames[-1] if not EXITED.fullmatch(line) and not DEAD.match(line)
+    ]
     while frames[-1] and not frames[-1][-1]:
         frames[-1].pop()
     return frames, status[0]
@@ -318,3 +327,101 @@ def test_declining_the_prompt_fetches_nothing(served: Served, tmp_path: Path) ->
     assert any("Nothing fetched." in line for line in frames[-1])
     assert server.stats.requests == 0
     assert not (work / "data").exists()
+
+
+# Trouble, interruption and resumption --------------------------------------------------------
+
+
+def test_a_file_waiting_for_a_retry_has_a_row_saying_so(tmp_path: Path) -> None:
+    """The server answers 503 with Retry-After 2 to the first two requests: before its
+    download ever starts, the file has a row that says it is retried, why, and when."""
+    with FaultServer() as server:
+        served = server.add(
+            "/later.bin", size=2 * MIB, faults=[Status(code=503, retry_after=2, times=2)]
+        )
+        with Pane(tmp_path, 80) as pane:
+            pane.start([*cli_command("-o", "out", "--yes", served.url)], tmp_path)
+            frames, status = watch_run(pane)
+    final = frames[-1]
+    assert status == 0, "\n".join(final)
+    notes = {
+        tuple(line.split(maxsplit=1)) for frame in frames for line in frame if "retrying" in line
+    }
+    reason = "the server answered HTTP 503"
+    assert ("later.bin", f"retrying 1/5: {reason}, next in 2 s") in notes, notes
+    assert ("later.bin", f"retrying 2/5: {reason}, next in 2 s") in notes, notes
+    for frame in frames:
+        assert not too_wide(frame, 80), "\n".join(frame)
+        assert sum("retrying" in line for line in frame) <= 1, "\n".join(frame)
+    assert any(line.startswith(f"✓ {served.url}  2.0 MiB in ") for line in final), final
+    assert final[-1].startswith("1 downloaded · 2.0 MiB in "), final
+
+
+# Two recordings with one file name, slow enough to interrupt and resume.
+PAIR = [("rec/events-a/events.dat", 4 * MIB), ("rec/events-b/events.dat", 4 * MIB)]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Served]:
+    root = tmp_path / "served"
+    files = generate(root, PAIR, seed=7)
+    with ServerThread(root, ServerConfig(rate_per_connection=RATE)) as server:
+        yield root, files, server
+
+
+def test_an_interrupted_run_and_its_resume(pair: Served, tmp_path: Path) -> None:
+    """Ctrl-C halfway: the run says what it kept and the command that resumes it; that command
+    says where each file resumes from, and the speed of the bytes it fetched itself."""
+    served_root, files, _ = pair
+    manifest, work = prepare(tmp_path, pair, "resume")
+    targets = [work / "data" / f.path for f in files]
+    args = command(manifest, "--yes")
+    with Pane(tmp_path, 80) as pane:
+        pane.start(args, work)
+        wait_until(
+            lambda: all(state_file.kept_bytes(t) > MIB for t in targets), DEADLINE, "1 MiB kept"
+        )
+        running = pane.screen()
+        pane.send("C-c")
+        frames, status = watch_run(pane)
+    final = frames[-1]
+    assert status == 130, "\n".join(final)
+    # The rows told the two files of one name apart.
+    names = sorted(row.split()[0] for row in board(running)[1])
+    assert names == ["events-a/events.dat", "events-b/events.dat"], "\n".join(running)
+    kept = [state_file.kept_bytes(t) for t in targets]
+    total = human_bytes(sum(kept))
+    assert final[-3].startswith(f"2 interrupted · {total} in "), "\n".join(final)
+    assert final[-2:] == [
+        f"interrupted: {total} kept in 2 partial files; run the same command again to resume:",
+        "  evio-fetch " + shlex.join(args[3:]),
+    ], "\n".join(final)
+    assert not any("failed" in line for line in final), "\n".join(final)
+    # The board is gone, the ^C the terminal echoed under it included.
+    assert board(final) == ([], []), "\n".join(final)
+
+    with Pane(tmp_path, 80) as pane:
+        pane.start(args, work)
+        frames, status = watch_run(pane)
+    final = frames[-1]
+    assert status == 0, "\n".join(final)
+    notes = {
+        tuple(line.split(maxsplit=1)) for frame in frames for line in frame if "resuming" in line
+    }
+    assert notes == {
+        ("events-a/events.dat", f"resuming from {human_bytes(kept[0])}"),
+        ("events-b/events.dat", f"resuming from {human_bytes(kept[1])}"),
+    }, notes
+    for f, before in zip(files, kept, strict=True):
+        label = f"data/{f.path}"
+        (line,) = [
+            line for line in final if line.startswith("✓ ") and names_match(shown_name(line), label)
+        ]
+        assert line.endswith(f", resumed from {human_bytes(before)}"), line
+        rate = re.search(r"\(([0-9.]+) (KiB|MiB)/s\)", line)
+        assert rate is not None, line
+        # Only this run's bytes over this run's time, through one capped connection.
+        assert float(rate[1]) * (MIB if rate[2] == "MiB" else 1024) <= 1.5 * RATE, line
+        assert (work / "data" / f.path).read_bytes() == (served_root / f.path).read_bytes()
+    assert final[-1].startswith("2 downloaded · "), "\n".join(final)
+    assert final[-1].endswith(f" · {total} resumed from an earlier run"), "\n".join(final)
