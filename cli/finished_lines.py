@@ -8,7 +8,7 @@ from rich.text import Text
 
 from evio_fetch.cli.columns import shorten
 from evio_fetch.cli.units import human_bytes, human_duration, human_rate
-from evio_fetch.engine.model import FileResult
+from evio_fetch.engine.model import BUG_HINT, FileResult
 from evio_fetch.engine.subjects import about
 
 # Said of a file whose size nothing stated: it is what arrived before the server closed.
@@ -32,7 +32,7 @@ def _downloaded(result: FileResult) -> str:
 
 def _failure_parts(result: FileResult) -> tuple[str, str]:
     if result.failure is None:
-        return "failed without a reason", ""
+        return "failed without a reason", BUG_HINT
     return result.failure.message, result.failure.hint
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import msgspec
 
 from evio_fetch.cli.units import human_bytes, human_duration, human_rate
-from evio_fetch.engine.model import FileResult, Outcome
+from evio_fetch.engine.model import BUG_HINT, FileResult, Outcome
 from evio_fetch.engine.redaction import HIDDEN, redact_url
 
 EXIT_INTERRUPTED = 130
@@ -148,7 +148,7 @@ def _json_file(result: FileResult) -> JsonFile:
         error = (
             JsonError(failure.code, failure.message, failure.hint)
             if failure is not None
-            else JsonError("internal", "failed without a reason", "")
+            else JsonError("internal", "failed without a reason", BUG_HINT)
         )
     return JsonFile(
         label=spec.label,

@@ -79,13 +79,17 @@ class Failure(msgspec.Struct, frozen=True):
     stops_run: bool = False
 
 
+# What helps with a failure that is no one's fault but evio-fetch's.
+BUG_HINT = "this is a bug in evio-fetch; please report it with the command you ran"
+
+
 def to_failure(error: BaseException) -> Failure:
     if isinstance(error, EvioError):
         return Failure(error.code, error.message, error.hint, error.exit_status, error.stops_run)
     return Failure(
         "internal",
         scrub_urls(f"unexpected {type(error).__name__}: {error}"),
-        "this is a bug in evio-fetch; please report it with the command you ran",
+        BUG_HINT,
     )
 
 

@@ -348,6 +348,7 @@ def test_a_failure_without_a_reason_still_has_an_error_object() -> None:
     bare = FileResult(spec=FileSpec(index=0, label="x"), outcome="failed", target=None)
     error = json.loads(json_document([bare], 0.0, "0.1.0"))["files"][0]["error"]
     assert set(error) == {"code", "message", "hint"}
+    assert error["hint"]
 
 
 # Exit status ----------------------------------------------------------------------------
