@@ -81,8 +81,9 @@ class Board:
         self.pending: dict[int, int | None] = {}
         self.pending_bytes = 0
         self.pending_unknown = 0
-        # Only files in flight have rows: those downloading (at most the concurrency) and
-        # those being checked and moved into place, for the moment that takes.
+        # Only files in flight have rows: those downloading or waiting to be retried (at most
+        # the concurrency) and those being checked and moved into place, for the moment that
+        # takes.
         self.rows: dict[int, _Row] = {}
         self.finished_bytes = 0
         self.overall: RateMeter | None = None

@@ -71,7 +71,7 @@ class Layout:
     speed: bool
     eta: bool
     # The width of each column shown after the name, bar and percent included, in order.
-    rest: tuple[int, ...] = ()
+    rest: tuple[int, ...]
 
 
 NAME_MIN = 12
