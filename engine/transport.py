@@ -314,8 +314,8 @@ SILENT_HINT = (
     "--retries for an unsteady one"
 )
 CONNECT_HINT = (
-    "check the link's host and port, and that the server is up (or your network, or "
-    "--proxy); --retries sets how often it is tried again"
+    "check the link's host and port and that the server is up, or your network and --proxy; "
+    "--retries sets how often it is tried again"
 )
 
 
