@@ -9,7 +9,6 @@ no ceiling yet), and how many are open.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,12 +32,16 @@ class DriveGate:
 
     async def wait(self) -> None:
         """Wait out a pause Drive asked any worker for."""
+        import asyncio  # noqa: PLC0415  (only workers wait: the parent makes the gate, fast)
+
         while (wait := self._pause_left()) > 0:
             await asyncio.sleep(wait)
 
     @asynccontextmanager
     async def place(self) -> AsyncIterator[None]:
         """Hold one of the byte responses Drive takes at once, after any pause."""
+        import asyncio  # noqa: PLC0415  (only workers wait: the parent makes the gate, fast)
+
         while (wait := self._try_enter()) is not None:
             await asyncio.sleep(wait)
         try:
