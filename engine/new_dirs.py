@@ -10,24 +10,27 @@ none is reached through a symlink.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from evio_fetch.engine.platform_io import PLATFORM
 
 
-def missing_directories(directory: Path, floor: Path) -> tuple[str, ...]:
-    """The directories from ``floor`` down to ``directory`` (both included) that do not
-    exist, shallowest first; nothing above ``floor``."""
-    if not directory.is_relative_to(floor):
+def missing_directories(
+    directory: str, floor: str, exists: Callable[[str], bool] = os.path.lexists
+) -> tuple[str, ...]:
+    """The directories from ``floor`` down to ``directory`` (both included, absolute paths)
+    that do not exist, shallowest first; nothing above ``floor``. ``exists`` may be a cached
+    look, for a plan of many files in few directories."""
+    if directory != floor and not directory.startswith(os.path.join(floor, "")):
         return ()
     missing: list[str] = []
-    for candidate in (directory, *directory.parents):
-        if os.path.lexists(candidate):
-            break
-        missing.append(str(candidate))
+    candidate = directory
+    while not exists(candidate):
+        missing.append(candidate)
         if candidate == floor:
             break
+        candidate = os.path.dirname(candidate)
     return tuple(reversed(missing))
 
 

@@ -28,38 +28,66 @@ MAY_DIFFER = "the server may name it otherwise"
 
 
 def plan(specs: Sequence[FileSpec], options: Options) -> list[PlanItem]:
-    return [plan_one(spec, options) for spec in specs]
+    directories = _Directories()
+    return [plan_one(spec, options, directories) for spec in specs]
 
 
-def plan_one(spec: FileSpec, options: Options) -> PlanItem:
-    item = _decide(spec, options)
-    return replace(item, new_dirs=_new_dirs(spec)) if item.action != "skip" else item
+def plan_one(spec: FileSpec, options: Options, directories: _Directories | None = None) -> PlanItem:
+    known = directories or _Directories()
+    item = _decide(spec, options, known)
+    return replace(item, new_dirs=_new_dirs(spec, known)) if item.action != "skip" else item
 
 
-def _new_dirs(spec: FileSpec) -> tuple[str, ...]:
+class _Directories:
+    """Whether directories exist, each looked at once however many files it holds: a plan
+    costs about one ``stat`` per file, whatever the number of files."""
+
+    def __init__(self) -> None:
+        self._exists: dict[str, bool] = {}
+
+    def exists(self, directory: str) -> bool:
+        known = self._exists.get(directory)
+        if known is None:
+            known = self._exists[directory] = os.path.lexists(directory)
+        return known
+
+
+def _new_dirs(spec: FileSpec, directories: _Directories) -> tuple[str, ...]:
     """The directories the download would create: those missing between the output
     directory (or root) and the file, both included."""
     if spec.target is not None:
-        directory = Path(spec.target).parent
-        return missing_directories(directory, Path(spec.output_dir or directory))
-    return (
-        missing_directories(Path(spec.output_dir), Path(spec.output_dir)) if spec.output_dir else ()
-    )
+        directory = os.path.dirname(spec.target)
+        return missing_directories(directory, spec.output_dir or directory, directories.exists)
+    if spec.output_dir is None:
+        return ()
+    return missing_directories(spec.output_dir, spec.output_dir, directories.exists)
 
 
-def _decide(spec: FileSpec, options: Options) -> PlanItem:
+def _decide(spec: FileSpec, options: Options, directories: _Directories) -> PlanItem:
     if spec.target is None:
         return _plan_named(spec, options)
-    target = Path(spec.target)
     found = PlanItem(spec, "fetch", "missing", path=spec.target, size=spec.size)
-    if target.is_file():
-        reason = _why_refetch(spec, target, options)
+    if not directories.exists(os.path.dirname(spec.target)):
+        return found  # nothing can be there: no look at the file or its partial download
+    size = _file_size(spec.target)
+    if size is not None:
+        reason = _why_refetch(spec, Path(spec.target), size, options)
         if reason is None:
             return PlanItem(spec, "skip", "already present", path=spec.target, size=spec.size)
         return PlanItem(spec, "fetch", reason, path=spec.target, size=spec.size)
+    target = Path(spec.target)
     if options.resume and _is_regular(part_path(target)):
         return _plan_partial(found, target, "partial download found")
     return found
+
+
+def _file_size(path: str) -> int | None:
+    """The size of the regular file at ``path``; None when there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 def _plan_named(spec: FileSpec, options: Options) -> PlanItem:
@@ -98,9 +126,9 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def _why_refetch(spec: FileSpec, target: Path, options: Options) -> str | None:
-    """None when the file on disk is the one wanted, as far as can be told without a request."""
-    size = target.stat().st_size
+def _why_refetch(spec: FileSpec, target: Path, size: int, options: Options) -> str | None:
+    """None when the file on disk (of ``size`` bytes) is the one wanted, as far as can be
+    told without a request."""
     if spec.size is not None and size != spec.size:
         return f"present with {size} bytes, expected {spec.size}"
     wanted = expected(spec.sha256, spec.checksum)

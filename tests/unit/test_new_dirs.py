@@ -11,21 +11,24 @@ def test_missing_directories_go_from_the_floor_down(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "a").mkdir(parents=True)
     deep = root / "a" / "b" / "c"
-    assert missing_directories(deep, root) == (str(root / "a" / "b"), str(deep))
-    assert missing_directories(root / "a", root) == ()
-    assert missing_directories(deep, tmp_path / "elsewhere") == ()
+    assert missing_directories(str(deep), str(root)) == (str(root / "a" / "b"), str(deep))
+    assert missing_directories(str(root / "a"), str(root)) == ()
+    assert missing_directories(str(deep), str(tmp_path / "elsewhere")) == ()
     # A floor that does not exist is the highest directory named, never what is above it.
     new_root = tmp_path / "x" / "y"
-    assert missing_directories(new_root / "z", new_root) == (str(new_root), str(new_root / "z"))
+    assert missing_directories(str(new_root / "z"), str(new_root)) == (
+        str(new_root),
+        str(new_root / "z"),
+    )
 
 
 def test_only_empty_directories_are_removed_deepest_first(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     chains = [
-        missing_directories(root / "a" / "b" / "c", root),
-        missing_directories(root / "a" / "d", root),
-        missing_directories(root / "full" / "e", root),
+        missing_directories(str(root / "a" / "b" / "c"), str(root)),
+        missing_directories(str(root / "a" / "d"), str(root)),
+        missing_directories(str(root / "full" / "e"), str(root)),
     ]
     for chain in chains:
         Path(chain[-1]).mkdir(parents=True)
@@ -44,7 +47,7 @@ def test_no_directory_is_reached_through_a_symlink(tmp_path: Path) -> None:
     root, other = tmp_path / "root", tmp_path / "other"
     (other / "b").mkdir(parents=True)
     root.mkdir()
-    chain = missing_directories(root / "a" / "b", root)
+    chain = missing_directories(str(root / "a" / "b"), str(root))
     (root / "a").symlink_to(other)
     remove_empty([chain])
     assert (other / "b").is_dir() and (root / "a").is_symlink()
