@@ -68,7 +68,11 @@ class Entry:
     headers: tuple[tuple[str, str], ...] = ()
     # While not set, requests wait before they are answered (set by the test's thread).
     gate: threading.Event | None = None
+    # The path whose bytes it serves (a mirror's are another path's); None: its own.
+    mirror_of: str | None = None
     count: int = 0
+    # Requests seen with each query (each signature of a signed link).
+    queries: dict[str, int] = field(default_factory=dict)
     version: int = 1
     previous: int | None = None
     sizes: dict[int, int] = field(default_factory=dict)
@@ -82,7 +86,7 @@ class Entry:
         self._load()
 
     def _load(self) -> None:
-        self.data = version_bytes(self.path, self.version, self.size, self.gzip)
+        self.data = version_bytes(self.mirror_of or self.path, self.version, self.size, self.gzip)
         self.sha256 = hashlib.sha256(self.data).hexdigest()
         self._encoded = None
 
@@ -90,7 +94,9 @@ class Entry:
     def etag(self) -> str | None:
         if self.validators.etag == "none":
             return None
-        strong = f'"{self.sha256[:20]}"'
+        # A mirror tags the same bytes its own way, as another server would.
+        tag = self.sha256 if self.mirror_of is None else _digest(f"{self.path} {self.sha256}")
+        strong = f'"{tag[:20]}"'
         return "W/" + strong if self.validators.etag == "weak" else strong
 
     @property
@@ -118,6 +124,10 @@ class Entry:
         return self._encoded
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def payload(path: str, size: int) -> bytes:
     """The bytes a path of ``size`` serves: the same on every run and machine."""
     return random.Random(f"evio-fetch faults {path}").randbytes(size)
@@ -143,6 +153,10 @@ class Request:
     @property
     def path(self) -> str:
         return self.target.split("?", 1)[0]
+
+    @property
+    def query(self) -> str:
+        return self.target.partition("?")[2]
 
     @property
     def keep_alive(self) -> bool:

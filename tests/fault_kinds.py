@@ -102,11 +102,24 @@ class Html(Fault):
 
 @dataclass(frozen=True, kw_only=True)
 class Redirect(Fault):
-    """Answer ``status`` with ``Location: to`` (and a cookie, when ``set_cookie`` is given)."""
+    """Answer ``status`` with ``Location: to`` (and a cookie, when ``set_cookie`` is given).
+    With ``sign``, the location carries a fresh signature, ``?sig=N`` (N: the number of the
+    request redirected), as a data repository's link to its storage does."""
 
     to: str
     status: int = 302
     set_cookie: str | None = None
+    sign: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expires(Fault):
+    """A signed link that expires: the requests carrying one query (its signature) are
+    answered as usual ``uses`` times, every request with it counted whatever answered it; from
+    then on they are answered ``status`` (410 as some CDNs; S3 says 403)."""
+
+    uses: int
+    status: int = 410
 
 
 @dataclass(frozen=True, kw_only=True)

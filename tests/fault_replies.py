@@ -38,6 +38,8 @@ class Seen:
     number: int
     """Its number among the requests of its path, from 1."""
     path: str
+    target: str
+    """The request target as sent: the path, and its query if any."""
     method: str
     headers: dict[str, str]
     """Request headers, names in lower case; repeated headers joined by ", "."""

@@ -23,6 +23,11 @@ A path's file can also change under the client: a ``Change`` fault makes it a ne
 gives the bytes of every version it served. ``validators=Validators(...)`` chooses what it
 says about versions (a strong, weak or no ETag; Last-Modified or not) and whether its ranges
 heed If-Range; ``headers`` adds headers (a Content-Disposition) to every answer.
+
+A path added with ``mirror_of`` serves the bytes of another (a mirror, with an ETag of its
+own). A ``Redirect`` with ``sign`` hands out a fresh signature each time, as a data
+repository's link to its storage does, and ``Expires`` makes each signature of a path expire
+after some uses.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from fault_kinds import (
     Change,
     ClaimSize,
     Close,
+    Expires,
     Fault,
     Guard,
     Hold,
@@ -82,6 +88,7 @@ __all__ = [
     "Change",
     "ClaimSize",
     "Close",
+    "Expires",
     "Fault",
     "FaultServer",
     "Guard",
@@ -166,16 +173,26 @@ class FaultServer(BackgroundServer):
         validators: Validators | None = None,
         headers: Sequence[tuple[str, str]] = (),
         gate: threading.Event | None = None,
+        mirror_of: str | None = None,
     ) -> Served:
         """Serve ``size`` deterministic bytes at ``path`` (on every address), misbehaving as
         ``faults`` say, with ``headers`` added to every answer that carries the file; the URL
         returned is on ``host`` (default: the first address). With ``gzip="stored"`` the bytes
         served are gzip data of ``size`` bytes. With a ``gate``, no request is answered before
-        the test sets it. Adding a path again replaces it (its request count starts over)."""
+        the test sets it. With ``mirror_of``, the bytes are those that path serves (of
+        ``size``: give it the same), under an ETag of this path's own. Adding a path again
+        replaces it (its request count starts over)."""
         if not path.startswith("/"):
             raise ValueError(f"a path starts with '/', not {path!r}")
         entry = Entry(
-            path, size, tuple(faults), gzip, validators or Validators(), tuple(headers), gate
+            path,
+            size,
+            tuple(faults),
+            gzip,
+            validators or Validators(),
+            tuple(headers),
+            gate,
+            mirror_of=mirror_of,
         )
         with self._lock:
             self._entries[path] = entry
@@ -316,9 +333,11 @@ class FaultServer(BackgroundServer):
             if entry is not None:
                 entry.count += 1
                 number = entry.count
+                entry.queries[request.query] = entry.queries.get(request.query, 0) + 1
             seen = Seen(
                 number=number,
                 path=request.path,
+                target=request.target,
                 method=request.method,
                 headers=dict(request.headers),
                 host=host,
@@ -360,8 +379,15 @@ class FaultServer(BackgroundServer):
             fault = None
         if isinstance(fault, Html):
             return await reply.simple(200)
+        if isinstance(fault, Expires):
+            with self._lock:
+                expired = entry.queries[request.query] > fault.uses
+            if expired:
+                return await reply.simple(fault.status)
+            fault = None
         if isinstance(fault, Redirect):
-            headers = [("Location", fault.to)]
+            location = f"{fault.to}?sig={seen.number}" if fault.sign else fault.to
+            headers = [("Location", location)]
             if fault.set_cookie:
                 headers.append(("Set-Cookie", fault.set_cookie))
             return await reply.simple(fault.status, headers, body=False)

@@ -31,6 +31,9 @@ class File:
     also: tuple[str, ...] = ()
     """Other server paths whose versions are acceptable too (where a redirect leads)."""
     size_known: bool = True
+    mirrors: tuple[Served, ...] = ()
+    """The entry's ``mirrors``; what they serve is never acceptable in itself (a true mirror
+    serves the bytes of ``served``)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,8 @@ class Adversary:
                 item["size"] = size
             if f.sha256:
                 item["sha256"] = f.served.sha256
+            if f.mirrors:
+                item["mirrors"] = [m.url for m in f.mirrors]
             datasets.append(item)
         where = self.home / "manifest.json"
         where.write_text(json.dumps({"version": "1.0", "datasets": datasets}))
