@@ -119,6 +119,8 @@ class JsonFile(msgspec.Struct, frozen=True):
     resumed_bytes: int
     # Of a file not finished, the bytes kept for a resume (docs/json.md).
     kept_bytes: int
+    # Which of the file's sources (URL, Drive file, mirrors) served its bytes, secrets hidden.
+    sources_used: list[str]
 
 
 class JsonSummary(msgspec.Struct, frozen=True):
@@ -164,6 +166,8 @@ def _json_file(result: FileResult) -> JsonFile:
         checksum=None if result.checksum is None else str(result.checksum),
         resumed_bytes=result.resumed,
         kept_bytes=result.kept,
+        # Hidden where the worker made them; again here, where they leave the program.
+        sources_used=[redact_url(label) for label in result.sources_used],
     )
 
 

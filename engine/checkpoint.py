@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from evio_fetch.engine import state as state_file
-from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
+from evio_fetch.engine.blocks import BlockDigests
 from evio_fetch.engine.segment_board import SegmentBoard
-from evio_fetch.engine.state import SegmentState, State
+from evio_fetch.engine.state import SegmentState, SourceState, State
 from evio_fetch.engine.storage import PartFile
 
 SAVE_INTERVAL = 1.0
@@ -28,34 +31,35 @@ class Checkpoint:
         template: State,
         board: SegmentBoard,
         digests: BlockDigests,
+        *,
+        sources: Callable[[], list[SourceState]] | None = None,
     ) -> None:
+        """``template``: the state but for the progress; ``sources``: what is known of each
+        source now (its first is the one the template's validators describe)."""
         self.path = path
         self._part = part
         self._template = template
         self._board = board
         self._digests = digests
+        self._sources = sources
         self._saved: State | None = None
         # A save in a thread and the final save on the way out must never interleave.
         self._lock = threading.Lock()
 
     def snapshot(self) -> State:
-        return State(
-            label=self._template.label,
-            url=self._template.url,
-            drive_id=self._template.drive_id,
-            resource_key=self._template.resource_key,
-            target=self._template.target,
-            size=self._template.size,
-            etag=self._template.etag,
-            last_modified=self._template.last_modified,
-            sha256=self._template.sha256,
-            checksum=self._template.checksum,
-            block_size=BLOCK_SIZE,
+        template = self._template
+        sources = self._sources() if self._sources is not None else template.sources
+        first = sources[0] if sources else None
+        return msgspec.structs.replace(
+            template,
+            etag=first.etag if first is not None else template.etag,
+            last_modified=first.last_modified if first is not None else template.last_modified,
             segments=[
                 SegmentState(s.start, s.end, s.pos, self._digests.partial(s.pos))
                 for s in self._board.segments
             ],
             blocks=self._digests.completed(),
+            sources=sources,
         )
 
     def save(self) -> None:

@@ -1,23 +1,29 @@
-"""The connections of one file: each claims work from the file's segment board, asks the server
-for it in ranged requests, checks that every answer is the bytes asked for of the version the
-download started with, and writes each chunk at its offset."""
+"""The connections of one file: each claims work from the file's segment board, asks its source
+for it in ranged requests, checks that every answer is the bytes asked for of the version that
+source serves, and writes each chunk at its offset.
+
+A connection is bound to one source of the file (its URL, its Drive file or a mirror): the
+connections that start together are spread over the healthy sources in turn. A connection
+whose source fails takes the next healthy one (at once while another is there; after the
+usual pause when its source is the last); a source that fails for good, or serves another
+size or a version that changes, is dropped for the file; the file fails when none is left."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from evio_fetch.engine.blocks import BlockDigests
 from evio_fetch.engine.content_range import content_length, parse_content_range, range_header
-from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.drive_pages import MAX_PAGE_BYTES, is_html_page, throttle_from
 from evio_fetch.engine.errors import (
     BodyLengthError,
     DiskFullError,
+    DownloadError,
     DriveError,
     DriveThrottledError,
     EvioError,
@@ -25,8 +31,10 @@ from evio_fetch.engine.errors import (
     RangeError,
     RangesIgnoredError,
     RemoteChangedError,
+    SourceMismatchError,
     TransportError,
 )
+from evio_fetch.engine.file_sources import FileSources, Source
 from evio_fetch.engine.model import Options
 from evio_fetch.engine.probe import status_error
 from evio_fetch.engine.representation import Representation
@@ -35,19 +43,21 @@ from evio_fetch.engine.segment_board import UNBOUNDED, Segment, SegmentBoard
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
-# Drive cuts transfers after about an hour; a link renewed more often than this is broken.
+# Drive cuts transfers after about an hour: a link renewed this many times in a row without a
+# byte in between is broken.
 MAX_RENEWALS = 8
 CHANGED_HINT = "run the same command again to fetch the new version"
 
 
 @dataclass(slots=True)
 class Pending:
-    """A reply already open at ``segment.pos`` (the probe's), to be read before any request;
-    its body ends at ``stop``."""
+    """A reply already open at ``segment.pos`` (the probe's, from ``source``), to be read
+    before any request; its body ends at ``stop``."""
 
     reply: Reply
     segment: Segment
     stop: int
+    source: Source
 
 
 @dataclass(slots=True)
@@ -74,44 +84,32 @@ class FileWork:
 
     transport: Transport
     options: Options
-    url: str
-    # The source's own URL: only its origin gets the user's headers and credentials, even
-    # when ``url`` is where it redirected to.
-    home: str
     part: PartFile
     board: SegmentBoard
     digests: BlockDigests | None
-    # The version the download started with: every answer must be the same one.
-    representation: Representation
+    # Where the bytes come from; every answer must be the version its source serves, of the
+    # file's size.
+    sources: FileSources
     # False: the server ignores ranges, and the file is one stream from its first byte.
     ranged: bool
     label: str = ""
     rng: random.Random = field(default_factory=random.Random)
     connections: ConnectionLimit = field(default_factory=lambda: ConnectionLimit(1))
-    # Google Drive's budget for this machine, for a Drive source (engine.drive_gate).
-    gate: DriveGate | None = None
-    # For sources whose URL expires (Google Drive): asks for a fresh URL to the same bytes.
-    refresh: Callable[[], Awaitable[str]] | None = None
     # Told of each retry (the policy after the failure, the failure, the pause before it).
     retried: Callable[[RetryPolicy, EvioError, float], None] | None = None
-    renewals: int = 0
-    renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def renew(self, stale: str) -> None:
-        """Replace an expired URL, once for all the connections that found it expired."""
-        async with self.renewing:
-            if self.url != stale or self.refresh is None:
-                return
-            if self.renewals >= MAX_RENEWALS:
-                raise DriveError(
-                    f"{stale}: Google Drive withdrew the download link {self.renewals} times",
-                    "run the same command again later: the download resumes",
-                )
-            self.renewals += 1
-            self.url = await self.refresh()
 
 
-async def run_connections(work: FileWork, pending: Pending | None) -> None:
+@dataclass(slots=True)
+class _Link:
+    """One connection's source, and its budget of failures there."""
+
+    source: Source
+    policy: RetryPolicy
+
+
+async def run_connections(work: FileWork, lead: Source, pending: Pending | None) -> None:
+    """Fetch the rest of the file, on as many connections as allowed, starting with ``lead``
+    (the source that answered the probe)."""
     count = work.options.segments if work.ranged else 1
     work.connections = ConnectionLimit(count)
     firsts: list[tuple[Segment, Pending | None]] = []
@@ -119,10 +117,12 @@ async def run_connections(work: FileWork, pending: Pending | None) -> None:
         firsts.append((pending.segment, pending))
     while len(firsts) < count and (segment := work.board.claim()) is not None:
         firsts.append((segment, None))
+    sources = work.sources.spread(lead, len(firsts))
     try:
         async with asyncio.TaskGroup() as group:
-            for segment, first in firsts:
-                group.create_task(_connection(work, segment, first))
+            for (segment, first), source in zip(firsts, sources, strict=True):
+                link = _Link(source, RetryPolicy(work.options.retries))
+                group.create_task(_connection(work, link, segment, first))
     except BaseExceptionGroup as failures:
         # One connection's failure stops its siblings; the file fails for that one reason.
         raise _most_telling(failures) from None
@@ -148,14 +148,16 @@ def _most_telling(failures: BaseExceptionGroup[BaseException]) -> BaseException:
     return ranked[0]
 
 
-async def _connection(work: FileWork, segment: Segment | None, first: Pending | None) -> None:
+async def _connection(
+    work: FileWork, link: _Link, segment: Segment | None, first: Pending | None
+) -> None:
     """One connection's life: the segment it was given, then whatever the board hands it,
     until nothing is left or the server wants fewer connections."""
     work.connections.active += 1
     try:
         while segment is not None:
             try:
-                await _fill_segment(work, segment, first)
+                await _fill_segment(work, link, segment, first)
             finally:
                 work.board.release(segment)
             first = None
@@ -170,49 +172,127 @@ class _Leave(Exception):
     """This connection ends: the server throttles, and the others are enough."""
 
 
-async def _fill_segment(work: FileWork, segment: Segment, first: Pending | None) -> None:
-    policy = RetryPolicy(work.options.retries)
+async def _fill_segment(
+    work: FileWork, link: _Link, segment: Segment, first: Pending | None
+) -> None:
+    link.policy = RetryPolicy(work.options.retries)
     while not segment.done:
         before = segment.pos
         try:
             if first is not None:
-                async with _drive_place(work):  # the probe's answer is one of Drive's too
-                    await _pump(work, first.reply, segment, first.stop)
+                # The probe's answer is one of Drive's byte responses too.
+                async with _drive_place(first.source):
+                    await _pump(work, first.source, first.reply, segment, first.stop)
             else:
-                await _request_span(work, segment)
+                if link.source.failure is not None:  # another connection dropped it
+                    _switch(work, link, link.source.failure)
+                await _request_span(work, link.source, segment)
         except EvioError as error:
             if segment.pos > before:
-                policy = policy.after_progress()
-            policy = await _recover(work, policy, error)
+                link.policy = link.policy.after_progress()
+            await _recover(work, link, error)
         finally:
             if first is not None:
                 first.reply.abandon()
             first = None
 
 
-async def _recover(work: FileWork, policy: RetryPolicy, error: EvioError) -> RetryPolicy:
-    """After a failed request: renew an expired link, or wait and try again (fewer
-    connections when the server throttles); raises when the file must give up."""
+async def _recover(work: FileWork, link: _Link, error: EvioError) -> None:
+    """After a failed request: renew an expired link, move to another source, or wait and
+    try again (fewer connections when the server throttles); raises when the file must give
+    up."""
+    source = link.source
     if isinstance(error, _Expired):
         try:
-            await work.renew(error.url)
-            return policy
+            await _renew(work, source, error.url)
+            return
         except EvioError as renewal:
             error = renewal
-    if not work.ranged:
+    if not work.ranged or not isinstance(error, DownloadError):
         raise error  # one stream cannot continue mid-body: the file starts again
     if is_throttle(error):
-        if work.gate is not None:
-            work.gate.throttled(retry_after(error))
+        if source.gate is not None:
+            source.gate.throttled(retry_after(error))
         work.connections.lower()
         if work.connections.over:
             raise _Leave
-    policy = policy.increment(error)
-    pause = policy.pause(error, work.rng)
+    if not error.transient:
+        _switch(work, link, error)
+        return
+    if work.sources.others(source):
+        # Another source can serve at once; this one is dropped after as many failures in a
+        # row as a connection would retry.
+        source.strikes += 1
+        if source.strikes > work.options.retries:
+            _switch(work, link, error)
+        else:
+            _move_on(work, link)
+        return
+    try:
+        link.policy = link.policy.increment(error)
+    except EvioError:
+        _switch(work, link, error)  # the last source: this raises
+        return
+    pause = link.policy.pause(error, work.rng)
     if work.retried is not None:
-        work.retried(policy, error, pause)
+        work.retried(link.policy, error, pause)
     await asyncio.sleep(pause)
-    return policy
+
+
+def _switch(work: FileWork, link: _Link, error: EvioError) -> None:
+    """Drop the link's source for ``error`` and take the next healthy one (raises when none
+    is left)."""
+    link.source = work.sources.drop(link.source, error)
+    link.policy = RetryPolicy(work.options.retries)
+
+
+def _move_on(work: FileWork, link: _Link) -> None:
+    following = work.sources.after(link.source)
+    if following is not None and following is not link.source:
+        link.source = following
+        link.policy = RetryPolicy(work.options.retries)
+
+
+async def _renew(work: FileWork, source: Source, stale: str) -> None:
+    """Replace ``source``'s expired link, once for all the connections that found it
+    expired."""
+    async with source.renewing:
+        if source.url != stale:
+            return  # another connection renewed it meanwhile
+        if source.served > source.served_at_renewal:
+            source.renewals = 0  # bytes flowed since the last renewal: the link worked
+        if source.renewals >= MAX_RENEWALS:
+            raise _renewals_spent(work, source)
+        source.renewals += 1
+        source.served_at_renewal = source.served
+        source.url = await _fresh_url(work, source)
+
+
+def _renewals_spent(work: FileWork, source: Source) -> EvioError:
+    return DriveError(
+        f"{work.label}: Google Drive withdrew the download link {source.renewals} times",
+        "run the same command again later: the download resumes",
+    )
+
+
+async def _fresh_url(work: FileWork, source: Source) -> str:
+    """Ask the source again from what was given (Drive's flow): the same file, a new URL."""
+    async with source.open({"Range": "bytes=0-0"}) as reply:
+        span = parse_content_range(reply.headers.get("Content-Range"))
+        reply.abandon()
+        if reply.status >= 400:
+            raise status_error(reply.status, reply.headers, reply.url)
+        total = span.total if span is not None else None
+        answer = Representation.of(reply.headers, total)
+        known = source.representation
+        # Always from elsewhere than the link that expired: it must state the validators again.
+        changed = known is not None and known.difference(answer, strict=True) is not None
+        if reply.status != 206 or total is None or total != work.board.size or changed:
+            raise RemoteChangedError(
+                f"{work.label}: the file changed at {source.label} during the download",
+                CHANGED_HINT,
+            )
+        return reply.url
 
 
 def is_throttle(error: EvioError) -> bool:
@@ -221,31 +301,44 @@ def is_throttle(error: EvioError) -> bool:
     )
 
 
-async def _request_span(work: FileWork, segment: Segment) -> None:
+async def _request_span(work: FileWork, source: Source, segment: Segment) -> None:
     stop = work.board.span_end(segment)
     headers = {"Range": range_header(segment.pos, stop - 1)}
-    validator = work.representation.if_range
+    validator = source.representation.if_range if source.representation is not None else None
     if validator:
         headers["If-Range"] = validator
-    url = work.url
-    async with _drive_place(work), work.transport.get(url, headers, work.home) as reply:
-        await _refuse_throttling(work, reply)
-        if work.refresh is not None and (reply.status in (401, 403) or is_html_page(reply.headers)):
-            raise _Expired(url)
-        check_span(reply, work, segment.pos, stop - 1)
-        await _pump(work, reply, segment, stop)
+    asked = source.url
+    async with (
+        _drive_place(source),
+        source.open(headers)
+        if asked is None
+        else work.transport.get(asked, headers, source.home) as reply,
+    ):
+        await _refuse_throttling(work, source, reply)
+        _refuse_expired(source, reply, asked)
+        check_span(reply, work, source, segment.pos, stop - 1, asked=asked)
+        if source.url == asked:  # not renewed meanwhile: where the link leads now
+            source.url = reply.url
+        await _pump(work, source, reply, segment, stop)
 
 
-def _drive_place(work: FileWork) -> AbstractAsyncContextManager[None]:
+def _drive_place(source: Source) -> AbstractAsyncContextManager[None]:
     """One of the byte responses Drive takes from this machine at once (nothing to hold for
     other sources)."""
-    return work.gate.place() if work.gate is not None else nullcontext()
+    return source.gate.place() if source.gate is not None else nullcontext()
 
 
-async def _refuse_throttling(work: FileWork, reply: Reply) -> None:
+def _refuse_expired(source: Source, reply: Reply, asked: str | None) -> None:
+    """Raise ``_Expired`` when a link that can be renewed no longer serves the file."""
+    expired = reply.status in (401, 403) or is_html_page(reply.headers)
+    if source.renewable and asked is not None and expired:
+        raise _Expired(asked)
+
+
+async def _refuse_throttling(work: FileWork, source: Source, reply: Reply) -> None:
     """Raise when the answer says the server throttles this client: a 429, or (from Google
     Drive) an error page saying "automated queries"."""
-    drive_page = work.refresh is not None and reply.status >= 400 and is_html_page(reply.headers)
+    drive_page = source.id.drive and reply.status >= 400 and is_html_page(reply.headers)
     if reply.status != 429 and not drive_page:
         return
     body = await reply.read(MAX_PAGE_BYTES) if drive_page else None
@@ -257,7 +350,8 @@ async def _refuse_throttling(work: FileWork, reply: Reply) -> None:
 
 
 class _Expired(EvioError):
-    """The source's URL no longer serves the bytes (Drive drops long transfers)."""
+    """The source's URL no longer serves the bytes (Drive drops long transfers): ask the
+    source again for a fresh one."""
 
     code = "source_expired"
 
@@ -269,20 +363,30 @@ class _Expired(EvioError):
         return (type(self), (self.url,))
 
 
-def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:
-    """Raise unless ``reply`` carries exactly bytes ``first``..``last`` of the version the
-    download started with."""
+def check_span(
+    reply: Reply, work: FileWork, source: Source, first: int, last: int, *, asked: str | None
+) -> None:
+    """Raise unless ``reply`` (to a request for ``asked``; None: through the source's own
+    flow) carries exactly bytes ``first``..``last`` of the version ``source`` serves; the
+    first answer of a source fixes its version, and must state the file's size."""
     if reply.status >= 400:
         raise status_error(reply.status, reply.headers, reply.url)
     span = parse_content_range(reply.headers.get("Content-Range"))
     total = span.total if span is not None and reply.status == 206 else None
     if reply.status == 200:
         total = content_length(reply.headers)
-    # An answer from elsewhere (a redirect) must show it is the same version, not only fail
-    # to show it is another.
-    elsewhere = reply.url != work.url
     answer = Representation.of(reply.headers, total)
-    changed = work.representation.difference(answer, strict=elsewhere)
+    known = source.representation
+    if known is None and total is not None and total != work.board.size:
+        raise SourceMismatchError(
+            f"{reply.url}: this source has {total} bytes, the file's others "
+            f"{work.board.size}: it serves another file",
+            "check the mirrors of the file: they must serve the same bytes",
+        )
+    # An answer from elsewhere (a redirect), or the first checked against what a previous run
+    # recorded, must show it is the same version, not only fail to show it is another.
+    strict = reply.url != asked or source.restored
+    changed = known.difference(answer, strict=strict) if known is not None else None
     if changed is not None:
         raise RemoteChangedError(
             f"{reply.url}: the file changed on the server during the download ({changed})",
@@ -298,19 +402,22 @@ def check_span(reply: Reply, work: FileWork, first: int, last: int) -> None:
             f"with Content-Range {reply.headers.get('Content-Range')!r}",
             "the server's range support is unreliable; try --segments 1",
         )
+    if known is None:
+        source.representation = answer
+    source.restored = False
 
 
-async def _pump(work: FileWork, reply: Reply, segment: Segment, stop: int) -> None:
+async def _pump(work: FileWork, source: Source, reply: Reply, segment: Segment, stop: int) -> None:
     """Write the reply's body at the segment's position up to ``stop`` (or the segment's end,
     which may shrink while this runs when another connection takes over its tail)."""
     async for chunk in reply.chunks():
         room = min(segment.end, stop) - segment.pos
         if len(chunk) > room:
-            _write(work, segment, memoryview(chunk)[: max(0, room)])
+            _write(work, source, segment, memoryview(chunk)[: max(0, room)])
             if not work.ranged:
                 raise _too_long(work, reply)
             return  # the rest belongs to a connection that took this segment's tail over
-        _write(work, segment, chunk)
+        _write(work, source, segment, chunk)
     limit = min(segment.end, stop)
     if segment.end == UNBOUNDED:
         work.board.end_stream(segment)
@@ -328,10 +435,11 @@ def _too_long(work: FileWork, reply: Reply) -> BodyLengthError:
     )
 
 
-def _write(work: FileWork, segment: Segment, data: bytes | memoryview) -> None:
+def _write(work: FileWork, source: Source, segment: Segment, data: bytes | memoryview) -> None:
     if not data:
         return
     work.part.write_at(data, segment.pos)
     if work.digests is not None:
         work.digests.add(segment.pos, data)
     work.board.advance(segment, len(data))
+    source.wrote(len(data))

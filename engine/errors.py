@@ -28,6 +28,7 @@ without a way forward.
         ├── SizeMismatchError   the server's size differs from the manifest's
         ├── ChecksumMismatchError  the SHA256 of the bytes differs from the manifest's
         ├── RemoteChangedError  the remote file changed while it was being fetched
+        ├── SourceMismatchError a mirror's size or bytes differ from the file's other sources
         ├── UnsafeNameError     the server's file name cannot be used safely
         ├── UnsafePathError     a file planted where evio-fetch writes (a link, a FIFO, …)
         └── DriveError          Google Drive gave no way to the bytes
@@ -222,6 +223,14 @@ class RemoteChangedError(DownloadError):
     default_hint = "run the same command again to fetch the new version"
 
 
+class SourceMismatchError(DownloadError):
+    """One source of a file serves something else than its others: another size, or bytes
+    that, mixed with theirs, fail the file's SHA256. It is dropped for that file."""
+
+    code = "source_mismatch"
+    default_hint = "check the file's mirrors: each must serve the same bytes"
+
+
 class UnsafeNameError(DownloadError):
     code = "unsafe_name"
     default_hint = "give the file a path of your choosing in a manifest"
@@ -273,6 +282,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     SizeMismatchError,
     ChecksumMismatchError,
     RemoteChangedError,
+    SourceMismatchError,
     UnsafeNameError,
     UnsafePathError,
     DriveError,

@@ -1,31 +1,34 @@
 """One file, from the probe to its final path: lock the partial file, take over what a previous
-run left if it can be trusted, probe, preallocate, run the connections, flush, wait for the
-parent's hash verdict, move into place."""
+run left if it can be trusted, probe its sources in order until one answers, preallocate, run
+the connections, flush, wait for the parent's hash verdict, move into place."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from evio_fetch.engine import drive, naming, provenance
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
-from evio_fetch.engine.connections import CHANGED_HINT, FileWork, Pending, run_connections
-from evio_fetch.engine.content_range import parse_content_range
+from evio_fetch.engine.connections import FileWork, Pending, run_connections
 from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.errors import (
+    DownloadError,
     EvioError,
     RangesIgnoredError,
     RemoteChangedError,
+    SourceMismatchError,
     StateError,
     StateVersionError,
     UnsafePathError,
 )
+from evio_fetch.engine.file_sources import FileSources, Source
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -34,18 +37,28 @@ from evio_fetch.engine.model import (
     Options,
     Placed,
     Progress,
+    SourceId,
     Started,
     Verdict,
     Warned,
     Written,
 )
-from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe, status_error
-from evio_fetch.engine.resume import ResumePoint, saved_version, trusted_point, unchanged, usable
+from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe
+from evio_fetch.engine.redaction import redact_url
+from evio_fetch.engine.representation import Representation
+from evio_fetch.engine.resume import (
+    ResumePoint,
+    recorded,
+    saved_version,
+    trusted_point,
+    unchanged,
+    usable,
+)
 from evio_fetch.engine.retry import RetryPolicy, retry_event
 from evio_fetch.engine.safe_paths import check_regular_or_absent
 from evio_fetch.engine.segment_board import BoardShape, SegmentBoard
 from evio_fetch.engine.sidecars import part_path, state_path
-from evio_fetch.engine.state import State
+from evio_fetch.engine.state import SourceState, State
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
@@ -78,6 +91,10 @@ class Download:
     one_stream: bool = False
     # Times the file started over because the server's version changed under it.
     changes: int = 0
+    # Its URL, Drive file and mirrors, with what this run learnt of each (set by ``fetch``).
+    sources: FileSources | None = None
+    # The source that answered the probe of the current attempt.
+    lead: Source | None = None
 
     def progress(self) -> Progress | None:
         board = self.board
@@ -101,39 +118,47 @@ class _Job:
     probe: Probe
     reply: Reply
     resume: _Resume | None
+    # The source whose answer the probe is.
+    source: Source
     digests: BlockDigests | None = None
     checkpoint: Checkpoint | None = None
 
 
+class _MixedSources(Exception):
+    """The bytes of several sources failed the checksum together: the file is fetched again from
+    one of them alone."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _file_sources(ctx: Context, spec: FileSpec) -> FileSources:
+    def warn(message: str) -> None:
+        ctx.emit(Warned(spec.index, message))
+
+    return FileSources([_source(ctx, spec, found) for found in spec.sources()], warn)
+
+
+def _source(ctx: Context, spec: FileSpec, found: SourceId) -> Source:
+    if found.drive:
+        home = drive.download_url(ctx.options.drive_url, found.given, spec.resource_key)
+        opener = partial(_open_drive, ctx, spec)
+        return Source(found, found.given, opener, home, gate=ctx.drive_gate)
+    opener = partial(ctx.transport.get, found.given)
+    return Source(found, redact_url(found.given), opener, found.given)
+
+
 @asynccontextmanager
-async def open_source(
+async def _open_drive(
     ctx: Context, spec: FileSpec, headers: Mapping[str, str]
 ) -> AsyncIterator[Reply]:
-    """The reply to ``headers`` from the file's source: its URL, or Drive's flow for its ID
-    (once any pause Drive asked of this machine is over)."""
-    if spec.url is not None:
-        async with ctx.transport.get(spec.url, headers) as reply:
-            yield reply
-        return
+    """The reply to ``headers`` through Drive's flow for the file's ID, once any pause Drive
+    asked of this machine is over."""
     if ctx.drive_gate is not None:
         await ctx.drive_gate.wait()
     async with drive.open_file(ctx.transport, spec, ctx.options.drive_url, headers) as reply:
         yield reply
-
-
-async def _fresh_drive_url(ctx: Context, spec: FileSpec, total: int | None) -> str:
-    """Resolve Drive's flow again for a download in progress: the same file, a new URL."""
-    async with open_source(ctx, spec, {"Range": "bytes=0-0"}) as reply:
-        span = parse_content_range(reply.headers.get("Content-Range"))
-        reply.abandon()
-        if reply.status >= 400:
-            raise status_error(reply.status, reply.headers, reply.url)
-        if reply.status != 206 or span is None or span.total != total:
-            raise RemoteChangedError(
-                f"{spec.label}: the file changed on Google Drive during the download",
-                CHANGED_HINT,
-            )
-        return reply.url
 
 
 # A file whose version changes under the download starts over this many times, then fails:
@@ -144,6 +169,8 @@ MAX_CHANGES = 1
 async def fetch(download: Download, ctx: Context) -> Event:
     """Bring one file to its place; returns its Done or Failed event. Raises our errors for
     failures, and CancelledError when stopped (after saving what it has)."""
+    if download.sources is None:
+        download.sources = _file_sources(ctx, download.spec)
     policy = RetryPolicy(ctx.options.retries)
     while True:
         try:
@@ -157,9 +184,14 @@ async def fetch(download: Download, ctx: Context) -> Event:
                 raise
             download.changes += 1
             ctx.emit(Warned(download.spec.index, f"{error.message}; starting over"))
+        except _MixedSources as mixed:
+            ctx.emit(Warned(download.spec.index, mixed.message))
+            download.keeps_progress = False  # nothing was kept: it starts from zero
         except EvioError as error:
             if download.keeps_progress:
                 raise
+            if _drop_lead(download, error):
+                continue
             policy = policy.increment(error)
             pause = policy.pause(error, ctx.rng)
             _on_retry(ctx, download.spec)(policy, error, pause)
@@ -175,11 +207,26 @@ def _on_retry(ctx: Context, spec: FileSpec) -> Callable[[RetryPolicy, EvioError,
     return report
 
 
+def _drop_lead(download: Download, error: EvioError) -> bool:
+    """After a one-stream download failed for good: drop its source when another can serve
+    the file, and say so (the next attempt asks that one)."""
+    lead, sources = download.lead, download.sources
+    if lead is None or sources is None or not isinstance(error, DownloadError):
+        return False
+    if not lead.healthy:
+        return False
+    if error.transient or not sources.others(lead):
+        return False
+    sources.drop(lead, error)
+    return True
+
+
 async def _attempt(download: Download, ctx: Context) -> Event:
     spec = download.spec
     target = Path(spec.target) if spec.target is not None else None
     part: PartFile | None = None
     resume: _Resume | None = None
+    _begin(download)
     try:
         if target is not None:
             part = await PartFile.acquire(part_path(target), _root(spec))
@@ -187,14 +234,8 @@ async def _attempt(download: Download, ctx: Context) -> Event:
             if resume is None and spec.size is not None:
                 part.preallocate(spec.size)  # a full disk shows before any byte is asked for
         while True:
-            start, validator = _probe_from(resume)
             open_ended = ctx.options.segments == 1
-            ranged = not download.one_stream
-            headers = probe_headers(start, validator, ranged=ranged, open_ended=open_ended)
-            async with open_source(ctx, spec, headers) as reply:
-                probe = read_probe(
-                    reply.status, reply.headers, reply.url, spec, start, open_ended=open_ended
-                )
+            async with _first_answer(download, resume, open_ended) as (source, reply, probe):
                 if target is None or part is None:
                     name = naming.choose_name(probe.content_disposition, reply.url)
                     placed = await ctx.place(spec.index, name, probe.total)
@@ -205,7 +246,7 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                         return Done(spec.index, "present", str(target), probe.total or 0)
                     part = await PartFile.acquire(part_path(target), _root(spec))
                     resume = _load_resume(part, target, download, ctx)
-                if resume is not None and not unchanged(resume.state, probe):
+                if resume is not None and not unchanged(resume.state, probe, source.id):
                     ctx.emit(
                         Warned(
                             spec.index,
@@ -215,7 +256,8 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                     _start_over(part, target)
                     resume = None
                     continue
-                return await _download(download, ctx, _Job(target, part, probe, reply, resume))
+                job = _Job(target, part, probe, reply, resume, source)
+                return await _download(download, ctx, job)
     except BaseException:
         # Nothing resumable was written (no state beside it): leave no empty file behind.
         if part is not None and target is not None and not _has_state(target):
@@ -226,11 +268,61 @@ async def _attempt(download: Download, ctx: Context) -> Event:
             part.close()
 
 
-def _probe_from(resume: _Resume | None) -> tuple[int, str | None]:
-    """Where the probe asks from (the first gap a previous run left), and on what condition."""
+def _begin(download: Download) -> None:
+    """Each attempt starts from the given links, knowing nothing of their versions yet."""
+    assert download.sources is not None, "fetch sets the sources up"
+    download.lead = None
+    for source in download.sources.all:
+        source.reset()
+
+
+@asynccontextmanager
+async def _first_answer(
+    download: Download, resume: _Resume | None, open_ended: bool
+) -> AsyncIterator[tuple[Source, Reply, Probe]]:
+    """The probe's answer from the first of the file's sources that gives one, in order. A
+    source that fails for good is dropped for the file (while another is left); when none
+    answers, raises a failure that may pass if there is one (the caller tries again later),
+    else the most telling."""
+    sources = download.sources
+    assert sources is not None, "fetch sets the sources up"
+    failures: list[EvioError] = []
+    for source in sources.healthy():
+        start, validator = _probe_from(resume, source)
+        ranged = not download.one_stream
+        headers = probe_headers(start, validator, ranged=ranged, open_ended=open_ended)
+        async with AsyncExitStack() as stack:
+            try:
+                reply = await stack.enter_async_context(source.open(headers))
+                probe = read_probe(
+                    reply.status,
+                    reply.headers,
+                    reply.url,
+                    download.spec,
+                    start,
+                    open_ended=open_ended,
+                    drive=source.id.drive,
+                )
+            except DownloadError as error:
+                failures.append(error)
+                if not error.transient and sources.others(source):
+                    sources.drop(source, error)
+                continue
+            source.url, source.representation = reply.url, probe.representation
+            download.lead = source
+            yield source, reply, probe
+            return
+    passing = next((error for error in failures if error.transient), None)
+    raise passing if passing is not None else sources.most_telling(*failures)
+
+
+def _probe_from(resume: _Resume | None, source: Source) -> tuple[int, str | None]:
+    """Where the probe asks from (the first gap a previous run left), and on what condition
+    (the version the state recorded of ``source``, if it knows that source)."""
     if resume is None:
         return 0, None
-    return resume.point.first_gap or 0, saved_version(resume.state).if_range
+    version = saved_version(resume.state, source.id)
+    return resume.point.first_gap or 0, version.if_range if version is not None else None
 
 
 def _root(spec: FileSpec) -> Path | None:
@@ -299,6 +391,7 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
         job.part.preallocate(size)
     shape = _shape(ctx.options, probe.ranged)
     if job.resume is not None:
+        _restore_sources(download, job.resume.state)
         download.board = SegmentBoard(size, shape, job.resume.point.segments)
         job.digests = BlockDigests(size or 0, job.resume.point.digests)
         for segment in download.board.segments:
@@ -312,7 +405,12 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
     whole_in_probe = job.resume is None and size is not None and size <= PROBE_SPAN
     if job.digests is not None and not whole_in_probe:
         job.checkpoint = Checkpoint(
-            state_path(job.target), job.part, _template(spec, job), download.board, job.digests
+            state_path(job.target),
+            job.part,
+            _template(spec, job),
+            download.board,
+            job.digests,
+            sources=partial(_recorded_sources, download),
         )
         job.checkpoint.save()
     download.keeps_progress = job.checkpoint is not None
@@ -345,16 +443,13 @@ def _shape(options: Options, ranged: bool) -> BoardShape:
 
 
 def _template(spec: FileSpec, job: _Job) -> State:
-    probe = job.probe
     return State(
         label=spec.label,
         url=spec.url,
         drive_id=spec.drive_id,
         resource_key=spec.resource_key,
         target=str(job.target),
-        size=probe.total or 0,
-        etag=probe.representation.etag,
-        last_modified=probe.representation.last_modified,
+        size=job.probe.total or 0,
         sha256=spec.sha256,
         checksum=spec.checksum,
         block_size=BLOCK_SIZE,
@@ -362,29 +457,59 @@ def _template(spec: FileSpec, job: _Job) -> State:
     )
 
 
+def _recorded_sources(download: Download) -> list[SourceState]:
+    """Every source of the file as the state records it: the link as given (a resume asks it
+    again), the validators it gave, the bytes it served."""
+    assert download.sources is not None, "fetch sets the sources up"
+    return [_recorded(source) for source in download.sources.all]
+
+
+def _recorded(source: Source) -> SourceState:
+    version = source.representation or Representation(None, None, None)
+    given = source.id.given
+    return SourceState(
+        url=None if source.id.drive else given,
+        drive_id=given if source.id.drive else None,
+        etag=version.etag,
+        last_modified=version.last_modified,
+        served=source.served,
+    )
+
+
+def _restore_sources(download: Download, state: State) -> None:
+    """What a previous run learnt of each source: the version it served (its answers are
+    checked against it) and the bytes it served. The probe's source keeps what it said now."""
+    assert download.sources is not None, "fetch sets the sources up"
+    for source in download.sources.all:
+        found = recorded(state, source.id)
+        if found is None:
+            continue
+        saved = found
+        source.served += saved.served
+        answered = saved.etag or saved.last_modified or saved.served
+        if source is not download.lead and answered:
+            source.representation = saved_version(state, source.id)
+            source.restored = True
+
+
 async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
     assert download.board is not None, "the board is set up before any byte is fetched"
+    assert download.sources is not None, "fetch sets the sources up"
     work = FileWork(
         transport=ctx.transport,
         options=ctx.options,
-        url=job.reply.url,
-        home=job.reply.home,
         part=job.part,
         board=download.board,
         digests=job.digests,
-        representation=job.probe.representation,
+        sources=download.sources,
         ranged=job.probe.ranged,
         label=download.spec.label,
         rng=ctx.rng,
-        gate=ctx.drive_gate if download.spec.url is None else None,
         retried=_on_retry(ctx, download.spec),
     )
-    if download.spec.url is None:
-        total = job.probe.total
-        work.refresh = lambda: _fresh_drive_url(ctx, download.spec, total)
     keeper = asyncio.create_task(job.checkpoint.keep()) if job.checkpoint is not None else None
     try:
-        await run_connections(work, _pending(job, download.board))
+        await run_connections(work, job.source, _pending(job, download.board))
     finally:
         if keeper is not None:
             keeper.cancel()
@@ -401,7 +526,7 @@ def _pending(job: _Job, board: SegmentBoard) -> Pending | None:
     board.claim_at(segment)
     stop = segment.end if job.probe.stop is None else min(segment.end, job.probe.stop)
     board.asked_to(segment, stop)
-    return Pending(job.reply, segment, stop)
+    return Pending(job.reply, segment, stop, job.source)
 
 
 def _keep_or_drop(job: _Job, error: BaseException) -> None:
@@ -431,6 +556,8 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
         if job.checkpoint is not None:
             job.checkpoint.discard()
         job.part.discard()
+        if verdict.failure.code == "checksum_mismatch":
+            _narrow_to(download, job.source)
         return Failed(spec.index, verdict.failure)
     # The state file goes with the rename, on the same thread: a kill between them (once a
     # directory flush and a turn of the event loop apart) left a state file beside a complete
@@ -439,7 +566,38 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
     provenance.mark(job.part.fd, spec)
     await asyncio.to_thread(job.part.move_into_place, job.target, cleanup)
     verified = _expected_size(spec, job.probe) is not None
-    return Done(spec.index, "downloaded", str(job.target), size, size_verified=verified)
+    assert download.sources is not None, "fetch sets the sources up"
+    used = download.sources.used()
+    return Done(
+        spec.index, "downloaded", str(job.target), size, size_verified=verified, sources=used
+    )
+
+
+def _narrow_to(download: Download, lead: Source) -> None:
+    """After a checksum mismatch of bytes from several sources: which one serves other bytes
+    cannot be told, so the file is fetched again from ``lead`` (the source its download
+    started with) alone, once. Raises ``_MixedSources`` to say so; returns when one source
+    served it all (the mismatch is the file's)."""
+    assert download.sources is not None, "fetch sets the sources up"
+    sources = download.sources
+    if len(sources.used()) < 2:
+        return
+    keep = lead if lead.healthy else max(sources.healthy(), key=lambda s: s.served)
+    message = (
+        f"{download.spec.label}: the bytes of {len(sources.used())} sources together failed "
+        f"the {_judge(download.spec)}; fetching it again from {keep.label} alone"
+    )
+    for source in sources.all:
+        if source is not keep and source.healthy:
+            source.failure = SourceMismatchError(message)
+    raise _MixedSources(message)
+
+
+def _judge(spec: FileSpec) -> str:
+    """The digest that found the bytes wrong (the SHA256 when the entry gives one)."""
+    if spec.sha256 is None and spec.checksum is not None:
+        return spec.checksum.shown
+    return "SHA256"
 
 
 def _finished_size(download: Download, job: _Job) -> int:

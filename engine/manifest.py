@@ -42,6 +42,7 @@ _FIELD_HINTS = {
     "path": "give a relative path under --root, with / between directories, ending in a file name",
     "id": "give the Drive file ID from its share link (/file/d/ID/view), or use url instead",
     "url": "give an http(s) URL, or a Drive file id under id",
+    "mirrors": "give mirrors as a list of http(s) URLs that serve the same bytes",
     "size": "give the size in bytes as a whole number, or 0 (or leave it out) if unknown",
     "sha256": 'give the SHA256 as 64 hexadecimal digits, or "" (or leave it out) if unknown',
     "checksum": f'give the checksum as "ALGORITHM:HEX" with ALGORITHM one of '
@@ -63,6 +64,7 @@ class _Entry(msgspec.Struct):
     size: int | None = None
     sha256: str | None = None
     checksum: str | None = None
+    mirrors: list[str] | None = None
 
 
 class _Document(msgspec.Struct):
@@ -231,6 +233,8 @@ def _type_words(types: str) -> str:
 
 def _hint_key(where: str) -> str:
     last = where.rsplit(".", 1)[-1]
+    if last.startswith("mirrors["):
+        return "mirrors"
     return "entry" if last.endswith("]") else last
 
 
@@ -269,6 +273,7 @@ def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
         url=url,
         drive_id=drive_id,
         resource_key=resource_key,
+        mirrors=_mirrors(f"{at}.mirrors", entry.mirrors, url),
         target=target,
         output_dir=places.root,
         size=_size(f"{at}.size", entry.size),
@@ -278,7 +283,7 @@ def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
 
 
 def _source(at: str, entry: _Entry) -> tuple[str | None, str | None, str | None]:
-    """(url, drive_id, resource_key): ``url`` wins for fetching, ``id`` is kept beside it."""
+    """(url, drive_id, resource_key): with both, two sources of the file (``url`` first)."""
     drive_id = _drive_id(f"{at}.id", entry.id) if entry.id else None
     if not entry.url:
         if drive_id is None:
@@ -291,6 +296,24 @@ def _source(at: str, entry: _Entry) -> tuple[str | None, str | None, str | None]
     # A Drive share link fetched as a plain URL yields an HTML page; fetch it as Drive does.
     _check_drive_url(f"{at}.url", url, ref, drive_id)
     return None, ref.id, ref.resource_key
+
+
+def _mirrors(where: str, values: list[str] | None, url: str | None) -> tuple[str, ...]:
+    """More http(s) URLs of the same bytes, each once (the entry's own ``url`` left out)."""
+    found: list[str] = []
+    for number, value in enumerate(values or ()):
+        mirror = _check_url(f"{where}[{number}]", value, "mirrors")
+        ref = parse_drive_link(mirror)
+        if ref is not None:
+            raise _Invalid(
+                f"{where}[{number}]",
+                f"{mirror} is a Google Drive link; a mirror is a plain URL",
+                "mirrors",
+                "give the Drive file under id: it is then one more source of the file",
+            )
+        if mirror != url and mirror not in found:
+            found.append(mirror)
+    return tuple(found)
 
 
 def _check_drive_url(where: str, url: str, ref: DriveRef, given_id: str | None) -> None:
@@ -319,18 +342,18 @@ def _drive_id(where: str, value: str) -> str:
     return value
 
 
-def _check_url(where: str, value: str) -> str:
+def _check_url(where: str, value: str, field: str = "url") -> str:
     try:
         url = urlsplit(value)
         host = url.hostname
         url.port  # noqa: B018  (reading it checks it: a password with "/" or "#" ends up here)
     except ValueError:
         # Not the parser's words: they quote the part it choked on, a password perhaps.
-        raise _Invalid(where, f"{value!r} {UNREADABLE_URL}", "url", ENCODE_HINT) from None
+        raise _Invalid(where, f"{value!r} {UNREADABLE_URL}", field, ENCODE_HINT) from None
     if url.scheme.lower() not in ("http", "https") or not host:
-        raise _Invalid(where, f"{value!r} is not an http(s) URL", "url")
+        raise _Invalid(where, f"{value!r} is not an http(s) URL", field)
     if _SPACE_OR_CONTROL.search(value):
-        raise _Invalid(where, f"{value!r} contains spaces or control characters", "url")
+        raise _Invalid(where, f"{value!r} contains spaces or control characters", field)
     return value
 
 

@@ -57,6 +57,9 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     made above it: the output directory, the root of a manifest's paths, or the directory of
     a state file resumed alone. ``checksum`` is a digest the file must have besides
     ``sha256``, in another algorithm (e.g. MD5).
+
+    Its sources are ``url``, the Drive file ``drive_id`` and the ``mirrors`` (more URLs of the
+    same bytes), tried in that order (``sources``).
     """
 
     index: int
@@ -64,11 +67,27 @@ class FileSpec(msgspec.Struct, frozen=True, kw_only=True):
     url: str | None = None
     drive_id: str | None = None
     resource_key: str | None = None
+    mirrors: tuple[str, ...] = ()
     target: str | None = None
     output_dir: str | None = None
     size: int | None = None
     sha256: str | None = None
     checksum: Checksum | None = None
+
+    def sources(self) -> list[SourceId]:
+        """Every source of the file, in the order they are tried."""
+        found = [SourceId(self.url)] if self.url is not None else []
+        if self.drive_id is not None:
+            found.append(SourceId(self.drive_id, drive=True))
+        found += [SourceId(m) for m in self.mirrors if m != self.url]
+        return found
+
+
+class SourceId(msgspec.Struct, frozen=True):
+    """One source of a file: a URL as given, or (``drive``) a Google Drive file ID."""
+
+    given: str
+    drive: bool = False
 
 
 class Failure(msgspec.Struct, frozen=True):
@@ -138,6 +157,8 @@ class FileResult(msgspec.Struct, frozen=True, kw_only=True):
     # For a file not finished when the run stopped: the bytes of its partial download kept
     # beside the target, which the same command takes up again.
     kept: int = 0
+    # See Done.sources.
+    sources_used: tuple[str, ...] = ()
 
 
 # Worker → parent -------------------------------------------------------------------------
@@ -188,6 +209,8 @@ class Done(msgspec.Struct, frozen=True, tag=True):
     # False when nothing (manifest, Content-Length, Content-Range) stated the size, so the
     # bytes are whatever arrived before the server closed the connection.
     size_verified: bool = True
+    # The sources that served its bytes (a URL with its secrets hidden, or a Drive file ID).
+    sources: tuple[str, ...] = ()
 
 
 class Warned(msgspec.Struct, frozen=True, tag=True):

@@ -61,13 +61,15 @@ def read_probe(
     start: int,
     *,
     open_ended: bool = False,
+    drive: bool = False,
 ) -> Probe:
-    """What the probe's status and headers say; raises for answers that carry no file."""
+    """What the probe's status and headers say (of the file's Drive source, with ``drive``);
+    raises for answers that carry no file."""
     total, ranged, stop = _size_and_ranges(status, headers, url, start, open_ended)
     if not ranged:
         start = 0  # a whole-file answer starts at the beginning, whatever was asked
     if status in (200, 206) and _is_page(headers) and not _wants_page(spec, url):
-        raise _page_error(spec, url)
+        raise _page_error(spec, url, drive)
     if spec.size is not None and total is not None and total != spec.size:
         raise SizeMismatchError(
             f"{spec.label}: the server has {total} bytes, the manifest says {spec.size}",
@@ -89,8 +91,8 @@ def _wants_page(spec: FileSpec, url: str) -> bool:
     return name.lower().endswith((".html", ".htm", ".xhtml"))
 
 
-def _page_error(spec: FileSpec, url: str) -> NotDataError:
-    if spec.drive_id is not None and spec.url is None:
+def _page_error(spec: FileSpec, url: str, drive: bool) -> NotDataError:
+    if spec.drive_id is not None and drive:
         return NotDataError(
             f"{spec.label}: Google Drive answered with a web page instead of the file",
             f"download it by hand from https://drive.google.com/file/d/{spec.drive_id}/view",

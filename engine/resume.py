@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evio_fetch.engine.blocks import BLOCK_SIZE, align_down, block_matches, tail_matches
-from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.model import FileSpec, SourceId
 from evio_fetch.engine.probe import Probe
 from evio_fetch.engine.representation import Representation
 from evio_fetch.engine.segment_board import Segment
-from evio_fetch.engine.state import SegmentState, State
+from evio_fetch.engine.state import SegmentState, SourceState, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +25,15 @@ class ResumePoint:
 
 
 def usable(state: State, spec: FileSpec) -> bool:
-    """Whether the state belongs to this download at all."""
+    """Whether the state belongs to this download at all: one of its sources is one of the
+    spec's."""
     sizes_agree = spec.size is None or spec.size == state.size
     hashes_agree = (spec.sha256 is None or spec.sha256 == state.sha256) and (
         spec.checksum is None or spec.checksum == state.checksum
     )
+    shared = any(recorded(state, source) is not None for source in spec.sources())
     return (
-        state.same_source(spec)
+        shared
         and sizes_agree
         and hashes_agree
         and state.block_size == BLOCK_SIZE
@@ -39,17 +41,32 @@ def usable(state: State, spec: FileSpec) -> bool:
     )
 
 
-def saved_version(state: State) -> Representation:
-    """The version of the file the state's bytes belong to."""
-    return Representation(state.size, state.etag, state.last_modified)
+def recorded(state: State, source: SourceId) -> SourceState | None:
+    """What the state recorded of ``source``; None if it names no such source."""
+    for saved in state.recorded_sources():
+        if (saved.drive_id if source.drive else saved.url) == source.given:
+            return saved
+    return None
 
 
-def unchanged(state: State, probe: Probe) -> bool:
-    """Whether the server still has the version the state was fetching: a ranged answer of
-    the same size whose validators do not say otherwise."""
+def saved_version(state: State, source: SourceId) -> Representation | None:
+    """The version of the file the state recorded ``source`` serving; None for a source it
+    does not know."""
+    saved = recorded(state, source)
+    if saved is None:
+        return None
+    return Representation(state.size, saved.etag, saved.last_modified)
+
+
+def unchanged(state: State, probe: Probe, source: SourceId) -> bool:
+    """Whether ``source`` still serves the version the state was fetching: a ranged answer of
+    the same size whose validators do not say otherwise. A source the state does not know (a
+    mirror added since) agrees by its size: sources are declared the same bytes, and the
+    SHA256, when known, is the judge."""
     if not probe.ranged or probe.total != state.size:
         return False
-    return saved_version(state).difference(probe.representation, strict=True) is None
+    version = saved_version(state, source)
+    return version is None or version.difference(probe.representation, strict=True) is None
 
 
 def trusted_point(fd: int, state: State, check_all: bool) -> ResumePoint:

@@ -317,6 +317,7 @@ class _Run:
                 checksum=checksum,
                 size_verified=event.size_verified,
                 resumed=active.resumed if event.outcome == "downloaded" else 0,
+                sources_used=event.sources,
             )
         )
 

@@ -40,6 +40,18 @@ class SegmentState(msgspec.Struct, array_like=True, frozen=True):
     tail: int | None = None
 
 
+class SourceState(msgspec.Struct, kw_only=True, frozen=True):
+    """One source of the download (a URL as given, or a Drive file ID), the validators it gave
+    (each source its own: two servers of the same bytes tag them differently) and the bytes it
+    served."""
+
+    url: str | None = None
+    drive_id: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    served: int = 0
+
+
 class State(msgspec.Struct, kw_only=True, frozen=True):
     format: int = FORMAT
     label: str
@@ -56,9 +68,20 @@ class State(msgspec.Struct, kw_only=True, frozen=True):
     segments: list[SegmentState]
     # xxh3_64 of each completed block, by block index: [i * block_size, (i + 1) * block_size).
     blocks: dict[int, int] = msgspec.field(default_factory=dict)
+    # Every source with what it said (the top-level url, drive_id, etag and last_modified
+    # describe the first, as a state without this field does).
+    sources: list[SourceState] = msgspec.field(default_factory=list)
 
-    def same_source(self, spec: FileSpec) -> bool:
-        return (self.url, self.drive_id) == (spec.url, spec.drive_id)
+    def recorded_sources(self) -> list[SourceState]:
+        """The sources the state knows; one from before mirrors names its URL, else its Drive
+        file, with the top-level validators."""
+        if self.sources:
+            return self.sources
+        if self.url is not None:
+            return [SourceState(url=self.url, etag=self.etag, last_modified=self.last_modified)]
+        return [
+            SourceState(drive_id=self.drive_id, etag=self.etag, last_modified=self.last_modified)
+        ]
 
 
 class _Header(msgspec.Struct):
@@ -179,6 +202,7 @@ def spec_from_state(state_file: Path) -> FileSpec:
             check_regular_or_absent(sibling)
     except UnsafePathError as error:
         raise StateError(error.message, error.hint) from None
+    mirrors = [s.url for s in state.sources if s.url is not None and s.url != state.url]
     return FileSpec(
         index=0,
         # Hidden again: a state file written by an older evio-fetch kept the source as typed.
@@ -186,6 +210,7 @@ def spec_from_state(state_file: Path) -> FileSpec:
         url=state.url,
         drive_id=state.drive_id,
         resource_key=state.resource_key,
+        mirrors=tuple(mirrors),
         target=str(target),
         output_dir=str(target.parent),
         size=state.size,

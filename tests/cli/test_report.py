@@ -297,6 +297,7 @@ def test_json_document_shape_order_and_values() -> None:
             "checksum",
             "resumed_bytes",
             "kept_bytes",
+            "sources_used",
         ]
         for f in files
     )
@@ -314,8 +315,9 @@ def test_json_document_shape_order_and_values() -> None:
         "checksum": None,
         "resumed_bytes": 0,
         "kept_bytes": 0,
+        "sources_used": [],
     }
-    assert fetched["source"] == "https://example.org/a.bin"  # a url wins over a Drive id
+    assert fetched["source"] == "https://example.org/a.bin"  # a url comes before a Drive id
     assert fetched["sha256"] == "ab" * 32
     assert broken["path"] is None
     assert broken["error"] == {
@@ -349,6 +351,16 @@ def test_a_failure_without_a_reason_still_has_an_error_object() -> None:
     error = json.loads(json_document([bare], 0.0, "0.1.0"))["files"][0]["error"]
     assert set(error) == {"code", "message", "hint"}
     assert error["hint"]
+
+
+def test_the_sources_used_are_listed_with_their_secrets_hidden() -> None:
+    used = ("https://alice:pw@mirror.example.org/a.bin?X-Amz-Signature=9f", "1vB1cOZ")
+    fetched = msgspec.structs.replace(result("downloaded", 5), sources_used=used)
+    entry = json.loads(json_document([fetched], 0.0, "0.1.0"))["files"][0]
+    assert entry["sources_used"] == [
+        "https://***@mirror.example.org/a.bin?X-Amz-Signature=***",
+        "1vB1cOZ",
+    ]
 
 
 # Exit status ----------------------------------------------------------------------------

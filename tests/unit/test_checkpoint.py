@@ -14,7 +14,7 @@ from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
 from evio_fetch.engine.segment_board import BoardShape, Segment, SegmentBoard
-from evio_fetch.engine.state import State
+from evio_fetch.engine.state import SourceState, State
 from evio_fetch.engine.storage import PartFile
 
 SLOW_FLUSH = 0.3
@@ -51,6 +51,35 @@ async def test_a_stopped_keeper_waits_for_the_save_it_started(tmp_path: Path) ->
         # after the final save, the discard or the rename that follow.
         assert checkpoint.saved.is_set()
         assert state_file.load(checkpoint.path).segments[0].done == MIB // 2
+    finally:
+        checkpoint.discard()
+        part.close()
+
+
+def test_the_state_records_every_source_and_the_first_ones_validators(tmp_path: Path) -> None:
+    target = tmp_path / "f.bin"
+    part = PartFile(tmp_path / "f.bin.evio-part")
+    part.preallocate(MIB)
+    template = State(label="f", target=str(target), size=MIB, block_size=BLOCK_SIZE, segments=[])
+    board = SegmentBoard(MIB, BoardShape(1, MIB, MIB, BLOCK_SIZE, BLOCK_SIZE))
+    known = [
+        SourceState(url="https://a.org/f.bin", etag='"a1"', served=10),
+        SourceState(url="https://mirror.org/f.bin", etag='"m1"', last_modified="x", served=5),
+    ]
+    checkpoint = Checkpoint(
+        tmp_path / "f.bin.evio-state",
+        part,
+        template,
+        board,
+        BlockDigests(MIB),
+        sources=lambda: known,
+    )
+    try:
+        checkpoint.save()
+        saved = state_file.load(checkpoint.path)
+        assert saved.sources == known
+        # A reader from before mirrors knows only the top-level fields: the first source's.
+        assert (saved.etag, saved.last_modified) == ('"a1"', None)
     finally:
         checkpoint.discard()
         part.close()

@@ -120,6 +120,7 @@ def test_disagreeing_sha256s_say_how_to_fix_them(tmp_path: Path) -> None:
 UNKNOWN = [
     # (entries, top-level fields, warnings after "ORIGIN: ")
     ([entry()], {}, []),
+    ([entry(mirrors=["https://b.example/x"])], {}, []),  # read since evio-fetch fetches mirrors
     (
         [entry(), entry(path="y.dat", sha265=SHA)],
         {},
@@ -133,15 +134,15 @@ UNKNOWN = [
     ),
     ([entry(urls=["x"])], {}, ["datasets[0].urls: unknown field, ignored; did you mean url?"]),
     # nothing close: no guess
-    ([entry(mirrors=["https://b.example/x"])], {}, ["datasets[0].mirrors: unknown field, ignored"]),
+    ([entry(homepage="https://b.example/")], {}, ["datasets[0].homepage: unknown field, ignored"]),
     ([entry(md5=HEX["md5"])], {}, ["datasets[0].md5: unknown field, ignored"]),
     # one line per field, naming its first entry, however many entries repeat it
     (
-        [entry(path=f"{n}.dat", **({"mirrors": []} if n else {}), md5="") for n in range(4)],
+        [entry(path=f"{n}.dat", **({"homepage": ""} if n else {}), md5="") for n in range(4)],
         {},
         [
             "datasets[0].md5: unknown field, ignored (also in 3 other entries)",
-            "datasets[1].mirrors: unknown field, ignored (also in 2 other entries)",
+            "datasets[1].homepage: unknown field, ignored (also in 2 other entries)",
         ],
     ),
     (
