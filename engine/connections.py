@@ -28,6 +28,7 @@ from evio_fetch.engine.errors import (
     DriveThrottledError,
     EvioError,
     HTTPStatusError,
+    LinkExpiredError,
     RangeError,
     RangesIgnoredError,
     RemoteChangedError,
@@ -36,17 +37,19 @@ from evio_fetch.engine.errors import (
 )
 from evio_fetch.engine.file_sources import FileSources, Source
 from evio_fetch.engine.model import Options
-from evio_fetch.engine.probe import status_error
+from evio_fetch.engine.probe import EXPIRED_HINT, status_error
 from evio_fetch.engine.representation import Representation
 from evio_fetch.engine.retry import RetryPolicy, retry_after
 from evio_fetch.engine.segment_board import UNBOUNDED, Segment, SegmentBoard
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
-# Drive cuts transfers after about an hour: a link renewed this many times in a row without a
-# byte in between is broken.
+# Drive cuts transfers after about an hour, a signed link expires after its lifetime: a link
+# renewed this many times in a row without a byte in between is broken.
 MAX_RENEWALS = 8
 CHANGED_HINT = "run the same command again to fetch the new version"
+# What a link that served the file answers once it has expired (S3: 403; some CDNs: 410).
+EXPIRED_STATUSES = (401, 403, 410)
 
 
 @dataclass(slots=True)
@@ -269,14 +272,21 @@ async def _renew(work: FileWork, source: Source, stale: str) -> None:
 
 
 def _renewals_spent(work: FileWork, source: Source) -> EvioError:
-    return DriveError(
-        f"{work.label}: Google Drive withdrew the download link {source.renewals} times",
-        "run the same command again later: the download resumes",
+    if source.id.drive:
+        return DriveError(
+            f"{work.label}: Google Drive withdrew the download link {source.renewals} times",
+            "run the same command again later: the download resumes",
+        )
+    return LinkExpiredError(
+        f"{work.label}: {source.label} led to {source.renewals} links in a row that had "
+        "expired before they served a byte",
+        EXPIRED_HINT,
     )
 
 
 async def _fresh_url(work: FileWork, source: Source) -> str:
-    """Ask the source again from what was given (Drive's flow): the same file, a new URL."""
+    """Ask the source again from what was given (Drive's flow, or the link that redirected):
+    the same file, a new URL."""
     async with source.open({"Range": "bytes=0-0"}) as reply:
         span = parse_content_range(reply.headers.get("Content-Range"))
         reply.abandon()
@@ -329,10 +339,22 @@ def _drive_place(source: Source) -> AbstractAsyncContextManager[None]:
 
 
 def _refuse_expired(source: Source, reply: Reply, asked: str | None) -> None:
-    """Raise ``_Expired`` when a link that can be renewed no longer serves the file."""
-    expired = reply.status in (401, 403) or is_html_page(reply.headers)
-    if source.renewable and asked is not None and expired:
+    """Raise when the link no longer serves the file: a link that can be renewed is renewed
+    (``_Expired``); another that served the file before has expired for good."""
+    expired = reply.status in EXPIRED_STATUSES
+    if source.id.drive:
+        expired = expired or is_html_page(reply.headers)
+    if not expired:
+        return
+    if source.renewable and asked is not None:
         raise _Expired(asked)
+    if source.representation is not None:
+        raise LinkExpiredError(
+            f"{reply.url}: the link stopped serving the file (HTTP {reply.status}); it has "
+            "probably expired",
+            EXPIRED_HINT,
+            reply.status,
+        )
 
 
 async def _refuse_throttling(work: FileWork, source: Source, reply: Reply) -> None:
@@ -350,8 +372,8 @@ async def _refuse_throttling(work: FileWork, source: Source, reply: Reply) -> No
 
 
 class _Expired(EvioError):
-    """The source's URL no longer serves the bytes (Drive drops long transfers): ask the
-    source again for a fresh one."""
+    """The source's URL no longer serves the bytes (Drive drops long transfers, a signed link
+    expires): ask the source again for a fresh one."""
 
     code = "source_expired"
 

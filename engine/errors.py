@@ -19,7 +19,8 @@ without a way forward.
     └── DownloadError           one file could not be fetched              exit 1
         ├── TransportError      connection failed, reset or went silent    (transient)
         ├── HTTPStatusError     an error status                            (408 429 5xx: transient)
-        │   └── DriveThrottledError  Drive throttles this client ("automated queries")
+        │   ├── DriveThrottledError  Drive throttles this client ("automated queries")
+        │   └── LinkExpiredError     a link that served the file stopped serving it (401/403/410)
         ├── RangeError          a 206 whose Content-Range was not what was asked
         ├── RangesIgnoredError  ranges answered with the whole file (refetched on one stream)
         ├── BodyLengthError     the body was shorter or longer than promised
@@ -168,6 +169,21 @@ class DriveThrottledError(HTTPStatusError):
         return True
 
 
+class LinkExpiredError(HTTPStatusError):
+    """A link that served part of the file answers 401, 403 or 410: a signed or tokened link
+    (S3, a CDN) has expired. Not retried; a fresh link resumes the download."""
+
+    code = "link_expired"
+    default_hint = (
+        "get a new link (sign it again, or copy it again from the site that gave it) and run the "
+        "same command with it: the download resumes where it stopped"
+    )
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return False
+
+
 class RangeError(DownloadError):
     code = "bad_range"
     default_hint = "the server's range support is unreliable; try --segments 1"
@@ -274,6 +290,7 @@ ALL_ERRORS: tuple[type[EvioError], ...] = (
     TransportError,
     HTTPStatusError,
     DriveThrottledError,
+    LinkExpiredError,
     RangeError,
     RangesIgnoredError,
     BodyLengthError,

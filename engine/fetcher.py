@@ -484,7 +484,7 @@ def _restore_sources(download: Download, state: State) -> None:
         found = recorded(state, source.id)
         if found is None:
             continue
-        saved = found
+        saved = found[0]
         source.served += saved.served
         answered = saved.etag or saved.last_modified or saved.served
         if source is not download.lead and answered:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.errors import (
     EvioError,
+    LinkExpiredError,
     RemoteChangedError,
     SizeMismatchError,
     SourceMismatchError,
@@ -61,8 +62,9 @@ class Source:
 
     @property
     def renewable(self) -> bool:
-        """Whether an expired link can be replaced by asking again: Drive's."""
-        return self.id.drive
+        """Whether an expired link can be replaced by asking again: Drive's always, a URL's
+        when it led elsewhere (a redirect to a signed link, which the given URL signs anew)."""
+        return self.id.drive or (self.url is not None and self.url != self.id.given)
 
     def reset(self) -> None:
         """Forget what the last attempt learnt: the next one starts from the given link."""
@@ -126,9 +128,9 @@ class FileSources:
 
     def most_telling(self, *errors: EvioError) -> EvioError:
         """Of the failures of the dropped sources and ``errors``, the one that says most: a
-        change of the file (of its last source), then a source that serves something else, a
-        permanent refusal, and last a failure that might have passed; the first source's among
-        equals."""
+        change of the file (of its last source), then a source that serves something else, an
+        expired link, a permanent refusal, and last a failure that might have passed; the
+        first source's among equals."""
         found = [s.failure for s in self.all if s.failure is not None]
         return min([*found, *errors], key=_rank)
 
@@ -142,4 +144,6 @@ def _rank(error: EvioError) -> int:
         return 0
     if isinstance(error, SizeMismatchError | SourceMismatchError):
         return 1
-    return 3 if error.transient else 2
+    if isinstance(error, LinkExpiredError):
+        return 2
+    return 4 if error.transient else 3

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from evio_fetch.engine.content_range import content_length, parse_content_range, range_header
 from evio_fetch.engine.errors import (
     HTTPStatusError,
+    LinkExpiredError,
     NotDataError,
     RangeError,
     SizeMismatchError,
@@ -24,6 +25,9 @@ from evio_fetch.engine.representation import Representation
 from evio_fetch.engine.retry import parse_retry_after
 
 PROBE_SPAN = 1024 * 1024
+# A signed link (S3, a CDN token, the redirect a data repository hands out) lives minutes or
+# hours; the state file keeps the progress, and a link signed anew resumes it.
+EXPIRED_HINT = LinkExpiredError.default_hint
 
 
 def probe_headers(
@@ -155,10 +159,12 @@ def _status_hint(status: int) -> str:
         return (
             "the file is not public: if you may read it, pass your credentials with "
             "--header 'Authorization: …' or a ~/.netrc entry for its host, or give the link "
-            "with its access key"
+            "with its access key; a signed link that has expired: get a new one"
         )
     if status == 407:
         return "the proxy wants credentials: give them in its URL, http://USER:PASSWORD@HOST:PORT"
+    if status == 410:
+        return "the file is gone from there, or a signed link has expired: " + EXPIRED_HINT
     if status == 429:
         return "the server is rate-limiting; wait, or lower --concurrency"
     if status >= 500 or status == 408:

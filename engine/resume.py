@@ -1,16 +1,29 @@
 """Deciding what of a partial download can be trusted: the state must describe the same
-remote file, and the blocks it vouches for must still read back with their digests."""
+remote file, and the blocks it vouches for must still read back with their digests.
+
+A download is known by its resource, not by the signature in its link: a URL that differs
+from the one the state recorded only in its credentials, query or fragment (an S3 link signed
+again, a CDN token renewed) names the same download when the state holds a validator of that
+source's version (ETag or Last-Modified) and the server states it again. Without a validator
+only the very same URL does: a query may name another file just as well as sign one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
 
 from evio_fetch.engine.blocks import BLOCK_SIZE, align_down, block_matches, tail_matches
 from evio_fetch.engine.model import FileSpec, SourceId
 from evio_fetch.engine.probe import Probe
-from evio_fetch.engine.representation import Representation
+from evio_fetch.engine.representation import Representation, is_weak
 from evio_fetch.engine.segment_board import Segment
 from evio_fetch.engine.state import SegmentState, SourceState, State
+
+# How a recorded source matches one of a spec: the very same, or the same resource whose
+# link differs (another signature).
+Match = Literal["same", "resource"]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,32 +54,79 @@ def usable(state: State, spec: FileSpec) -> bool:
     )
 
 
-def recorded(state: State, source: SourceId) -> SourceState | None:
-    """What the state recorded of ``source``; None if it names no such source."""
+def recorded(state: State, source: SourceId) -> tuple[SourceState, Match] | None:
+    """What the state recorded of ``source``, and how it matched; None if it names no such
+    source."""
     for saved in state.recorded_sources():
-        if (saved.drive_id if source.drive else saved.url) == source.given:
-            return saved
+        how = _match(saved, source)
+        if how is not None:
+            return saved, how
     return None
+
+
+def _match(saved: SourceState, source: SourceId) -> Match | None:
+    if source.drive:
+        return "same" if saved.drive_id == source.given else None
+    if saved.url is None:
+        return None
+    if saved.url == source.given:
+        return "same"
+    validated = saved.etag is not None or saved.last_modified is not None
+    return "resource" if validated and same_resource(saved.url, source.given) else None
+
+
+def same_resource(one: str, other: str) -> bool:
+    """Whether two URLs name one resource: the same scheme, host, port and path, whatever their
+    credentials, query and fragment."""
+    found = _resource(one)
+    return found is not None and found == _resource(other)
+
+
+def _resource(url: str) -> tuple[str, str, int | None, str] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    return parts.scheme.lower(), host, port, parts.path or "/"
 
 
 def saved_version(state: State, source: SourceId) -> Representation | None:
     """The version of the file the state recorded ``source`` serving; None for a source it
     does not know."""
-    saved = recorded(state, source)
-    if saved is None:
+    found = recorded(state, source)
+    if found is None:
         return None
+    saved = found[0]
     return Representation(state.size, saved.etag, saved.last_modified)
 
 
 def unchanged(state: State, probe: Probe, source: SourceId) -> bool:
     """Whether ``source`` still serves the version the state was fetching: a ranged answer of
-    the same size whose validators do not say otherwise. A source the state does not know (a
-    mirror added since) agrees by its size: sources are declared the same bytes, and the
-    SHA256, when known, is the judge."""
+    the same size whose validators do not say otherwise, and, for a link that changed since
+    (signed again), that state a validator again. A source the state does not know (a mirror
+    added since) agrees by its size: sources are declared the same bytes, and the SHA256, when
+    known, is the judge."""
     if not probe.ranged or probe.total != state.size:
         return False
-    version = saved_version(state, source)
-    return version is None or version.difference(probe.representation, strict=True) is None
+    found = recorded(state, source)
+    if found is None:
+        return True
+    saved, how = found
+    version = Representation(state.size, saved.etag, saved.last_modified)
+    if version.difference(probe.representation, strict=True) is not None:
+        return False
+    return how == "same" or vouches(version, probe.representation)
+
+
+def vouches(version: Representation, answer: Representation) -> bool:
+    """Whether ``answer`` states one of ``version``'s validators again: a strong ETag, or the
+    Last-Modified date."""
+    strong = version.etag is not None and not is_weak(version.etag)
+    if strong and answer.etag == version.etag:
+        return True
+    return version.last_modified is not None and answer.last_modified == version.last_modified
 
 
 def trusted_point(fd: int, state: State, check_all: bool) -> ResumePoint:

@@ -1,6 +1,6 @@
-"""A file from more than one source: the real command in a subprocess against the fault server
-of tests/faults.py (and the Drive emulator), each test asserting the bytes that landed, what
-the server saw and the ``--json`` report."""
+"""A file from more than one source, and links that expire: the real command in a subprocess
+against the fault server of tests/faults.py (and the Drive emulator), each test asserting the
+bytes that landed, what the server saw and the ``--json`` report."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import MIB, FaultServer, Reset, Served
+from faults import MIB, Expires, FaultServer, Redirect, Reset, Served
 from support import leftovers, run_cli
 
 from evio_fetch.engine.loopback.drive_emulator import DriveEmulatorThread
@@ -168,3 +168,55 @@ def test_an_entry_with_an_id_and_a_url_has_two_sources(server: FaultServer, tmp_
         assert run.status == 0, run.describe()
         assert_landed(run, tmp_path, "a.bin", served)
         assert run.file("a.bin")["sources_used"] == [DRIVE_ID]
+
+
+# Signed links that expire -------------------------------------------------------------------
+
+
+def test_a_signed_link_that_expires_mid_download_is_signed_again_through_its_redirect(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    # The repository's URL redirects to storage with a fresh signature each time; each
+    # signature serves three requests, then answers 410.
+    stored = server.add("/storage/a.bin", size=12 * MIB, faults=[Expires(uses=3)])
+    server.add("/records/a.bin", faults=[Redirect(to=server.url("/storage/a.bin"), sign=True)])
+    entry = Entry(server.url("/records/a.bin"), "a.bin", stored)
+    run = fetch(tmp_path, [entry], "--segments", "4")
+    assert run.status == 0, run.describe()
+    assert_landed(run, tmp_path, "a.bin", stored)
+    storage = server.requests("/storage/a.bin")
+    assert any(s.status == 410 for s in storage), "no link expired: the test proves nothing"
+    assert server.count("/records/a.bin") > 1  # asked again for a fresh link
+    # Nothing was fetched twice: the ranges sent add up to the file, besides the one-byte
+    # answers that proved each fresh link.
+    renewals = [s for s in storage if s.header("Range") == "bytes=0-0"]
+    assert renewals
+    assert served_ranges(server, "/storage/a.bin") == stored.size + len(renewals)
+
+
+def signed(server: FaultServer, path: str, signature: str) -> str:
+    return f"{server.url(path)}?X-Amz-Signature={signature}"
+
+
+def test_a_link_that_expired_fails_with_its_progress_kept_and_a_new_one_resumes(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    # One stream: its first request is cut after 5 MiB, and the link's next use is refused.
+    served = server.add(
+        "/a.bin", size=12 * MIB, faults=[Reset(after=5 * MIB, times=1), Expires(uses=1)]
+    )
+    old = signed(server, "/a.bin", "first")
+    run = fetch(tmp_path, [Entry(old, "a.bin", served)], "--segments", "1")
+    error = run.file("a.bin")["error"]
+    assert error["code"] == "link_expired", run.describe()
+    assert "new link" in error["hint"]
+    assert "first" not in json.dumps(run.report) + run.stderr  # the signature is a secret
+    assert (tmp_path / "data" / "a.bin.evio-state").exists()
+    sent_before = server.body_bytes("/a.bin")
+
+    renewed = Entry(signed(server, "/a.bin", "second"), "a.bin", served)
+    run = fetch(tmp_path, [renewed], "--segments", "1")
+    assert run.status == 0, run.describe()
+    assert_landed(run, tmp_path, "a.bin", served)
+    assert "starting over" not in run.stderr
+    assert server.body_bytes("/a.bin") - sent_before < served.size - 4 * MIB

@@ -11,6 +11,7 @@ import pytest
 from evio_fetch.engine.errors import (
     EvioError,
     HTTPStatusError,
+    LinkExpiredError,
     RemoteChangedError,
     SourceMismatchError,
     TransportError,
@@ -78,7 +79,8 @@ def test_a_source_whose_file_changed_is_dropped_as_serving_something_else() -> N
     [
         ([TransportError("reset"), not_found("a")], "a: the server answered HTTP 404"),
         ([not_found("a"), not_found("b")], "a: the server answered HTTP 404"),
-        ([not_found("a"), SourceMismatchError("size")], "size"),
+        ([not_found("a"), LinkExpiredError("expired", "", 410)], "expired"),
+        ([LinkExpiredError("expired", "", 410), SourceMismatchError("size")], "size"),
         ([SourceMismatchError("size"), RemoteChangedError("changed")], "changed"),
         ([TransportError("reset"), HTTPStatusError("503", "", 503)], "reset"),
     ],
@@ -95,10 +97,12 @@ def test_the_sources_used_are_those_that_served_bytes_in_order() -> None:
     assert group.used() == ("s0", "s2")
 
 
-def test_a_drive_file_is_resolved_and_renewed_through_its_flow() -> None:
+def test_a_link_is_renewable_when_it_led_elsewhere() -> None:
     _, (a, _), _ = sources(2)
     a.reset()
     assert a.url == a.id.given and not a.renewable
+    a.url = "https://storage.s0.org/a.bin?sig=1"
+    assert a.renewable
     home = "https://drive.example/uc?id=1abcdefghijk"
     drive = Source(SourceId("1abcdefghijk", drive=True), "1abcdefghijk", never, home)
     drive.reset()

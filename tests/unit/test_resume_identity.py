@@ -1,16 +1,17 @@
-"""Which download a state file belongs to: one of its sources is one of the download's; and
-which version each source must still serve to resume."""
+"""Which download a state file belongs to: the resource and the validators its sources gave,
+not the signature in a link; and which version a source must still serve to resume."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from evio_fetch.engine.model import FileSpec, SourceId
 from evio_fetch.engine.probe import Probe
 from evio_fetch.engine.representation import Representation
-from evio_fetch.engine.resume import unchanged, usable
+from evio_fetch.engine.resume import same_resource, unchanged, usable
 from evio_fetch.engine.state import FORMAT, SegmentState, SourceState, State, spec_from_state
 
 MIB = 1024 * 1024
@@ -57,6 +58,53 @@ def test_a_download_is_known_by_its_sources() -> None:
     assert not unchanged(state(), probe(etag='"other"'), SourceId(SIGNED))
     assert not unchanged(state(), probe(size=5 * MIB), SourceId(SIGNED))
     assert not usable(state(), spec("https://bucket.s3.amazonaws.com/d/b.bin"))
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        (SIGNED, RESIGNED, True),
+        ("https://u:pw@h.org/a.bin?t=1#x", "https://h.org/a.bin", True),
+        ("HTTPS://H.org:443/a.bin", "https://h.org/a.bin", True),
+        ("http://h.org/a.bin", "https://h.org/a.bin", False),
+        ("https://h.org:8443/a.bin", "https://h.org/a.bin", False),
+        ("https://h.org/a.bin", "https://h.org/b.bin", False),
+        ("https://h.org/a.bin", "https://g.org/a.bin", False),
+        ("https://h.org:99999/a.bin", "https://h.org:99999/a.bin", False),  # no valid port
+    ],
+)
+def test_same_resource(one: str, other: str, same: bool) -> None:
+    assert same_resource(one, other) is same
+    assert same_resource(other, one) is same
+
+
+def test_a_link_signed_again_is_the_same_download_when_the_state_holds_a_validator() -> None:
+    assert usable(state(), spec())
+    assert usable(state(etag=None), spec())  # a date is a validator too
+    assert not usable(state(etag=None, date=None), spec())  # the query may name another file
+    assert usable(state(etag=None, date=None), spec(SIGNED))  # the very same link still does
+    assert not usable(state(), spec("https://bucket.s3.amazonaws.com/d/b.bin?s=1"))
+
+
+def test_a_link_signed_again_resumes_only_when_the_server_states_the_validator_again() -> None:
+    resigned = SourceId(RESIGNED)
+    assert unchanged(state(), probe(), resigned)
+    assert unchanged(state(etag=None), probe(etag=None), resigned)
+    assert not unchanged(state(), probe(etag='"other"'), resigned)
+    # Silence is no evidence of a change, but no proof of the same version either: not even
+    # from the very same link, which must state the validators again in a later run.
+    assert not unchanged(state(), probe(etag=None, date=None), resigned)
+    assert not unchanged(state(), probe(etag=None, date=None), SourceId(SIGNED))
+    assert unchanged(state(etag=None, date=None), probe(etag=None, date=None), SourceId(SIGNED))
+    assert not unchanged(state(), probe(size=5 * MIB), resigned)
+
+
+def test_a_weak_etag_does_not_vouch_for_the_bytes() -> None:
+    weak = 'W/"5d41"'
+    assert not unchanged(
+        state(etag=weak, date=None), probe(etag=weak, date=None), SourceId(RESIGNED)
+    )
+    assert unchanged(state(etag=weak), probe(etag=weak), SourceId(RESIGNED))  # the date does
 
 
 def test_each_source_is_checked_against_its_own_validators() -> None:
