@@ -95,6 +95,8 @@ class Download:
     sources: FileSources | None = None
     # The source that answered the probe of the current attempt.
     lead: Source | None = None
+    # Where the parent placed a file the server names: later attempts keep it.
+    placed: Path | None = None
 
     def progress(self) -> Progress | None:
         board = self.board
@@ -223,7 +225,7 @@ def _drop_lead(download: Download, error: EvioError) -> bool:
 
 async def _attempt(download: Download, ctx: Context) -> Event:
     spec = download.spec
-    target = Path(spec.target) if spec.target is not None else None
+    target = Path(spec.target) if spec.target is not None else download.placed
     part: PartFile | None = None
     resume: _Resume | None = None
     _begin(download)
@@ -241,7 +243,7 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                     placed = await ctx.place(spec.index, name, probe.total)
                     if placed.failure is not None:
                         return Failed(spec.index, placed.failure)
-                    target = Path(placed.target)
+                    target = download.placed = Path(placed.target)
                     if placed.present:
                         return Done(spec.index, "present", str(target), probe.total or 0)
                     part = await PartFile.acquire(part_path(target), _root(spec))

@@ -13,7 +13,7 @@ import re
 
 import pytest
 from adversary import Adversary, Outside, Url
-from faults import MIB, FaultServer
+from faults import MIB, Change, FaultServer
 
 OWN_SUFFIXES = (".evio-part", ".evio-state", ".evio-state.tmp")
 
@@ -106,3 +106,18 @@ def test_names_that_climb_out_or_are_only_dots_land_inside(
     assert outcome.status == 0, outcome.describe()
     landed = {path: outcome.landed(s.url) for path, s in served.items()}
     assert landed == {path: adversary.root / name for path, (_, name) in names.items()}
+
+
+def test_a_file_that_starts_over_keeps_the_name_it_was_given(
+    adversary: Adversary, server: FaultServer
+) -> None:
+    """The file changes right after the first request (same size, new bytes), so its download
+    starts over from zero. Expected: the second attempt lands where the first was placed,
+    ``DIR/s.bin``, holding exactly version 2; no numbered copy, nothing else in ``DIR``;
+    exit 0."""
+    served = server.add("/s.bin", size=8 * MIB, faults=[Change(skip=1, times=1)])
+    outcome = adversary.fetch_urls([Url(served)], "--segments", "4")
+    assert outcome.status == 0, outcome.describe()
+    assert outcome.landed(served.url) == adversary.root / "s.bin"
+    assert outcome.landed(served.url).read_bytes() == server.representations("/s.bin")[1]
+    assert [p.name for p in adversary.root.iterdir()] == ["s.bin"]
