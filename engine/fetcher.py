@@ -5,6 +5,7 @@ the connections, flush, wait for the parent's hash verdict, move into place."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -230,6 +231,12 @@ async def _attempt(download: Download, ctx: Context) -> Event:
     resume: _Resume | None = None
     _begin(download)
     try:
+        if target is None:
+            placed = await _resumable_name(download, ctx)
+            if placed is not None and placed.failure is not None:
+                return Failed(spec.index, placed.failure)
+            if placed is not None:
+                target = download.placed = Path(placed.target)
         if target is not None:
             part = await PartFile.acquire(part_path(target), _root(spec))
             resume = _load_resume(part, target, download, ctx)
@@ -316,6 +323,34 @@ async def _first_answer(
             return
     passing = next((error for error in failures if error.transient), None)
     raise passing if passing is not None else sources.most_telling(*failures)
+
+
+async def _resumable_name(download: Download, ctx: Context) -> Placed | None:
+    """For a file the server names (``-o DIR``): where a previous run left its download, found
+    beside the name its URL gives, so the probe asks from where that run stopped instead of
+    from the first byte (a name from Content-Disposition is only learnt by asking). None when
+    nothing usable lies there."""
+    spec = download.spec
+    if spec.url is None or spec.output_dir is None or not ctx.options.resume:
+        return None
+    name = naming.choose_name(None, spec.url)
+    target = Path(spec.output_dir) / name
+    saved = _peek_state(target)
+    if saved is None or not usable(saved, spec) or os.path.lexists(target):
+        return None
+    return await ctx.place(spec.index, name, None)
+
+
+def _peek_state(target: Path) -> State | None:
+    """The state beside ``target``, if one is there and reads; anything else is left for the
+    download to judge (and to refuse by name)."""
+    path = state_path(target)
+    try:
+        if not path.exists() or not check_regular_or_absent(path):
+            return None
+        return state_file.load(path)
+    except (StateError, UnsafePathError, OSError):
+        return None
 
 
 def _probe_from(resume: _Resume | None, source: Source) -> tuple[int, str | None]:

@@ -220,3 +220,26 @@ def test_a_link_that_expired_fails_with_its_progress_kept_and_a_new_one_resumes(
     assert_landed(run, tmp_path, "a.bin", served)
     assert "starting over" not in run.stderr
     assert server.body_bytes("/a.bin") - sent_before < served.size - 4 * MIB
+
+
+def test_in_an_output_directory_a_link_signed_again_resumes_where_it_stopped(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    served = server.add(
+        "/d/a.bin", size=12 * MIB, faults=[Reset(after=5 * MIB, times=1), Expires(uses=1)]
+    )
+    out = tmp_path / "out"
+    common = ("--json", "--workers", "1", "--segments", "1", "--timeout", "5", "-o", str(out))
+    first = parsed(run_cli(*common, signed(server, "/d/a.bin", "first"), cwd=tmp_path))
+    assert first.report["files"][0]["error"]["code"] == "link_expired", first.describe()
+    count = server.count("/d/a.bin")
+
+    second = parsed(run_cli(*common, signed(server, "/d/a.bin", "second"), cwd=tmp_path))
+    assert second.status == 0, second.describe()
+    assert (out / "a.bin").read_bytes() == served.data
+    # The partial download was found by the name the URL gives: the first request of this
+    # run asked from where the last one stopped, not for the first block again.
+    resumed = server.requests("/d/a.bin")[count]
+    asked = resumed.header("Range") or ""
+    assert asked.startswith("bytes=") and int(asked[6:].split("-")[0]) >= 4 * MIB, asked
+    assert resumed.header("If-Range") is not None
