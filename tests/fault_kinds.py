@@ -113,6 +113,16 @@ class Redirect(Fault):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Late(Fault):
+    """Answer as the file was when the request arrived, but only once request ``behind`` of
+    the path has been answered (or ``seconds`` have passed without it): a slow backend
+    behind a load balancer, whose answer arrives after a newer one's."""
+
+    behind: int
+    seconds: float = 2.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class Expires(Fault):
     """A signed link that expires: the requests carrying one query (its signature) are
     answered as usual ``uses`` times, every request with it counted whatever answered it; from

@@ -27,12 +27,13 @@ heed If-Range; ``headers`` adds headers (a Content-Disposition) to every answer.
 A path added with ``mirror_of`` serves the bytes of another (a mirror, with an ETag of its
 own). A ``Redirect`` with ``sign`` hands out a fresh signature each time, as a data
 repository's link to its storage does, and ``Expires`` makes each signature of a path expire
-after some uses.
+after some uses. ``Late`` answers a request after a later one, as it was when it arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import itertools
 import socket
@@ -66,6 +67,7 @@ from fault_kinds import (
     Html,
     HugeHeader,
     IgnoreRange,
+    Late,
     LongBody,
     Redirect,
     Reset,
@@ -97,6 +99,7 @@ __all__ = [
     "Html",
     "HugeHeader",
     "IgnoreRange",
+    "Late",
     "LongBody",
     "Redirect",
     "Reset",
@@ -368,6 +371,10 @@ class FaultServer(BackgroundServer):
             if isinstance(fault, Change):
                 entry.change(fault)
             seen.version = entry.version
+            as_it_was = copy.copy(entry)
+        if isinstance(fault, Late):
+            await self._answered(request.path, fault.behind, fault.seconds)
+            entry, fault = as_it_was, None
         if isinstance(fault, Status):
             extra = []
             if fault.retry_after is not None:
@@ -392,3 +399,12 @@ class FaultServer(BackgroundServer):
                 headers.append(("Set-Cookie", fault.set_cookie))
             return await reply.simple(fault.status, headers, body=False)
         return await reply.file(entry, fault)
+
+    async def _answered(self, path: str, number: int, seconds: float) -> None:
+        """Wait until request ``number`` of ``path`` has been answered, at most ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if any(s.path == path and s.number == number and s.done for s in self._seen):
+                    return
+            await asyncio.sleep(GATE_POLL)
