@@ -312,24 +312,34 @@ def is_throttle(error: EvioError) -> bool:
 
 
 async def _request_span(work: FileWork, source: Source, segment: Segment) -> None:
-    stop = work.board.span_end(segment)
-    headers = {"Range": range_header(segment.pos, stop - 1)}
-    validator = source.representation.if_range if source.representation is not None else None
-    if validator:
-        headers["If-Range"] = validator
-    asked = source.url
-    async with (
-        _drive_place(source),
-        source.open(headers)
-        if asked is None
-        else work.transport.get(asked, headers, source.home) as reply,
-    ):
-        await _refuse_throttling(work, source, reply)
-        _refuse_expired(source, reply, asked)
-        check_span(reply, work, source, segment.pos, stop - 1, asked=asked)
-        if source.url == asked:  # not renewed meanwhile: where the link leads now
-            source.url = reply.url
-        await _pump(work, source, reply, segment, stop)
+    introducing = await source.introduce()
+    if source.failure is not None:
+        return  # dropped while this connection waited: it takes another (see _fill_segment)
+    try:
+        stop = work.board.span_end(segment)
+        headers = {"Range": range_header(segment.pos, stop - 1)}
+        known = source.representation
+        if known is not None and known.if_range:
+            headers["If-Range"] = known.if_range
+        asked = source.url
+        async with (
+            _drive_place(source),
+            source.open(headers)
+            if asked is None
+            else work.transport.get(asked, headers, source.home) as reply,
+        ):
+            await _refuse_throttling(work, source, reply)
+            _refuse_expired(source, reply, asked)
+            check_span(reply, work, source, segment.pos, stop - 1, asked=asked)
+            if source.url == asked:  # not renewed meanwhile: where the link leads now
+                source.url = reply.url
+            if introducing:
+                introducing = False
+                source.settle()
+            await _pump(work, source, reply, segment, stop)
+    finally:
+        if introducing:
+            source.settle()
 
 
 def _drive_place(source: Source) -> AbstractAsyncContextManager[None]:

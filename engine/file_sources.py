@@ -55,6 +55,10 @@ class Source:
     renewals: int = 0
     served_at_renewal: int = 0
     renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Whether a connection is asking the source its first question. Its answer fixes the
+    # source's version, so the others wait for it: two first answers could be two versions.
+    introducing: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def healthy(self) -> bool:
@@ -71,6 +75,22 @@ class Source:
         self.url = None if self.id.drive else self.id.given
         self.representation, self.restored = None, False
         self.served = self.strikes = self.renewals = self.served_at_renewal = 0
+        self.introducing, self.settled = False, asyncio.Event()
+
+    async def introduce(self) -> bool:
+        """Wait until the source's version is known, or nobody is asking for it; True when the
+        caller's request is the one to fix it (``settle`` once its answer is checked, or has
+        failed). False too when the source was dropped meanwhile."""
+        while self.representation is None and self.introducing and self.healthy:
+            await self.settled.wait()
+        if self.representation is not None or not self.healthy:
+            return False
+        self.introducing, self.settled = True, asyncio.Event()
+        return True
+
+    def settle(self) -> None:
+        self.introducing = False
+        self.settled.set()
 
     def wrote(self, count: int) -> None:
         self.served += count
@@ -121,6 +141,7 @@ class FileSources:
             # This source changed, not the file: the others still serve what was fetched.
             error = SourceMismatchError(error.message, error.hint)
         source.failure = error
+        source.settled.set()  # no connection waits for its first answer any more
         self._warn(f"{error.message}; going on with the file's other sources")
         following = self.after(source)
         assert following is not None, "another source is healthy"

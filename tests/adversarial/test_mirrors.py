@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from adversary import Adversary, File
-from faults import MIB, Change, FaultServer, Validators
+from faults import MIB, Change, FaultServer, Late, Validators
 
 SIZE = 8 * MIB
 FAST_FAIL = ("--retries", "2", "--timeout", "5")
@@ -77,3 +77,21 @@ def test_a_mirror_whose_file_changes_mid_download_is_dropped(
     assert outcome.status == 0, outcome.describe()
     assert len(server.representations("/mirror/a.bin")) == 2  # it did change
     assert "changed on the server" in outcome.stderr
+
+
+def test_a_mirror_that_changes_between_two_first_answers_is_dropped_before_either_lands(
+    adversary: Adversary, server: FaultServer
+) -> None:
+    """Two connections would ask the mirror their first questions at once; it changes on
+    the second request, and answers the first (the old version) only after the second (a
+    slow backend behind a load balancer, or two seconds without a second request).
+    Expected: the mirror's version is fixed by one answer before it is asked again, so the
+    change is seen on the next answer, before any of the new version is written; the mirror
+    is dropped and the file lands holding the URL's bytes; exit 0."""
+    primary = server.add("/a.bin", size=SIZE)
+    faults = [Late(behind=2, times=1), Change(skip=1, times=1)]
+    mirror = server.add("/mirror/a.bin", size=SIZE, mirror_of="/a.bin", faults=faults)
+    entry = File(primary, "data/a.bin", mirrors=(mirror,))
+    outcome = adversary.fetch([entry], "--segments", "4", *FAST_FAIL)
+    assert outcome.status == 0, outcome.describe()
+    assert len(server.representations("/mirror/a.bin")) == 2  # it did change

@@ -3,6 +3,7 @@ asked no more, and the last one is never dropped (its failure is the file's)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 
@@ -18,6 +19,7 @@ from evio_fetch.engine.errors import (
 )
 from evio_fetch.engine.file_sources import FileSources, Source
 from evio_fetch.engine.model import SourceId
+from evio_fetch.engine.representation import Representation
 from evio_fetch.engine.transport import Reply
 
 
@@ -107,3 +109,30 @@ def test_a_link_is_renewable_when_it_led_elsewhere() -> None:
     drive = Source(SourceId("1abcdefghijk", drive=True), "1abcdefghijk", never, home)
     drive.reset()
     assert drive.url is None and drive.renewable
+
+
+async def test_a_sources_first_question_is_asked_by_one_connection_at_a_time() -> None:
+    _, (a, _), _ = sources(2)
+    a.reset()
+    assert await a.introduce()  # the first asks
+    second, third = asyncio.create_task(a.introduce()), asyncio.create_task(a.introduce())
+    await asyncio.sleep(0)  # one turn of the loop: both are waiting now
+    assert not second.done() and not third.done()
+    a.settle()  # the first question failed: its version is still unknown
+    assert await second  # the next asks, and the other goes on waiting
+    await asyncio.sleep(0)
+    assert not third.done()
+    a.representation = Representation(10, '"a"', None)
+    a.settle()
+    assert not await third  # known: no need to ask again
+    assert not await a.introduce()
+
+
+async def test_a_connection_waiting_for_a_first_answer_stops_when_the_source_is_dropped() -> None:
+    group, (a, _), _ = sources(2)
+    a.reset()
+    assert await a.introduce()
+    waiting = asyncio.create_task(a.introduce())
+    await asyncio.sleep(0)
+    group.drop(a, not_found("s0"))
+    assert not await waiting  # it takes another source instead of asking this one
