@@ -205,16 +205,16 @@ def test_a_link_that_expired_fails_with_its_progress_kept_and_a_new_one_resumes(
     served = server.add(
         "/a.bin", size=12 * MIB, faults=[Reset(after=5 * MIB, times=1), Expires(uses=1)]
     )
-    old = signed(server, "/a.bin", "first")
+    old = signed(server, "/a.bin", "Zq7wFirst")
     run = fetch(tmp_path, [Entry(old, "a.bin", served)], "--segments", "1")
     error = run.file("a.bin")["error"]
     assert error["code"] == "link_expired", run.describe()
     assert "new link" in error["hint"]
-    assert "first" not in json.dumps(run.report) + run.stderr  # the signature is a secret
+    assert "Zq7wFirst" not in json.dumps(run.report) + run.stderr  # the signature is a secret
     assert (tmp_path / "data" / "a.bin.evio-state").exists()
     sent_before = server.body_bytes("/a.bin")
 
-    renewed = Entry(signed(server, "/a.bin", "second"), "a.bin", served)
+    renewed = Entry(signed(server, "/a.bin", "Zq7wSecond"), "a.bin", served)
     run = fetch(tmp_path, [renewed], "--segments", "1")
     assert run.status == 0, run.describe()
     assert_landed(run, tmp_path, "a.bin", served)
@@ -230,11 +230,11 @@ def test_in_an_output_directory_a_link_signed_again_resumes_where_it_stopped(
     )
     out = tmp_path / "out"
     common = ("--json", "--workers", "1", "--segments", "1", "--timeout", "5", "-o", str(out))
-    first = parsed(run_cli(*common, signed(server, "/d/a.bin", "first"), cwd=tmp_path))
+    first = parsed(run_cli(*common, signed(server, "/d/a.bin", "Zq7wFirst"), cwd=tmp_path))
     assert first.report["files"][0]["error"]["code"] == "link_expired", first.describe()
     count = server.count("/d/a.bin")
 
-    second = parsed(run_cli(*common, signed(server, "/d/a.bin", "second"), cwd=tmp_path))
+    second = parsed(run_cli(*common, signed(server, "/d/a.bin", "Zq7wSecond"), cwd=tmp_path))
     assert second.status == 0, second.describe()
     assert (out / "a.bin").read_bytes() == served.data
     # The partial download was found by the name the URL gives: the first request of this
