@@ -24,7 +24,6 @@ from evio_fetch.engine.errors import (
     EvioError,
     RangesIgnoredError,
     RemoteChangedError,
-    SourceMismatchError,
     StateError,
     StateVersionError,
     UnsafePathError,
@@ -46,10 +45,8 @@ from evio_fetch.engine.model import (
 )
 from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe
 from evio_fetch.engine.redaction import redact_url
-from evio_fetch.engine.representation import Representation
 from evio_fetch.engine.resume import (
     ResumePoint,
-    recorded,
     saved_version,
     trusted_point,
     unchanged,
@@ -59,7 +56,7 @@ from evio_fetch.engine.retry import RetryPolicy, retry_event
 from evio_fetch.engine.safe_paths import check_regular_or_absent
 from evio_fetch.engine.segment_board import BoardShape, SegmentBoard
 from evio_fetch.engine.sidecars import part_path, state_path
-from evio_fetch.engine.state import SourceState, State
+from evio_fetch.engine.state import State
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
@@ -98,6 +95,10 @@ class Download:
     lead: Source | None = None
     # Where the parent placed a file the server names: later attempts keep it.
     placed: Path | None = None
+
+    def file_sources(self) -> FileSources:
+        assert self.sources is not None, "fetch sets the sources up"
+        return self.sources
 
     def progress(self) -> Progress | None:
         board = self.board
@@ -213,8 +214,8 @@ def _on_retry(ctx: Context, spec: FileSpec) -> Callable[[RetryPolicy, EvioError,
 def _drop_lead(download: Download, error: EvioError) -> bool:
     """After a one-stream download failed for good: drop its source when another can serve
     the file, and say so (the next attempt asks that one)."""
-    lead, sources = download.lead, download.sources
-    if lead is None or sources is None or not isinstance(error, DownloadError):
+    lead, sources = download.lead, download.file_sources()
+    if lead is None or not isinstance(error, DownloadError):
         return False
     if not lead.healthy:
         return False
@@ -279,9 +280,8 @@ async def _attempt(download: Download, ctx: Context) -> Event:
 
 def _begin(download: Download) -> None:
     """Each attempt starts from the given links, knowing nothing of their versions yet."""
-    assert download.sources is not None, "fetch sets the sources up"
     download.lead = None
-    for source in download.sources.all:
+    for source in download.file_sources().all:
         source.reset()
 
 
@@ -293,8 +293,7 @@ async def _first_answer(
     source that fails for good is dropped for the file (while another is left); when none
     answers, raises a failure that may pass if there is one (the caller tries again later),
     else the most telling."""
-    sources = download.sources
-    assert sources is not None, "fetch sets the sources up"
+    sources = download.file_sources()
     failures: list[EvioError] = []
     for source in sources.healthy():
         start, validator = _probe_from(resume, source)
@@ -428,7 +427,7 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
         job.part.preallocate(size)
     shape = _shape(ctx.options, probe.ranged)
     if job.resume is not None:
-        _restore_sources(download, job.resume.state)
+        download.file_sources().restore(job.resume.state, job.source)
         download.board = SegmentBoard(size, shape, job.resume.point.segments)
         job.digests = BlockDigests(size or 0, job.resume.point.digests)
         for segment in download.board.segments:
@@ -447,7 +446,7 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
             _template(spec, job),
             download.board,
             job.digests,
-            sources=partial(_recorded_sources, download),
+            sources=download.file_sources().recorded,
         )
         job.checkpoint.save()
     download.keeps_progress = job.checkpoint is not None
@@ -494,51 +493,15 @@ def _template(spec: FileSpec, job: _Job) -> State:
     )
 
 
-def _recorded_sources(download: Download) -> list[SourceState]:
-    """Every source of the file as the state records it: the link as given (a resume asks it
-    again), the validators it gave, the bytes it served."""
-    assert download.sources is not None, "fetch sets the sources up"
-    return [_recorded(source) for source in download.sources.all]
-
-
-def _recorded(source: Source) -> SourceState:
-    version = source.representation or Representation(None, None, None)
-    given = source.id.given
-    return SourceState(
-        url=None if source.id.drive else given,
-        drive_id=given if source.id.drive else None,
-        etag=version.etag,
-        last_modified=version.last_modified,
-        served=source.served,
-    )
-
-
-def _restore_sources(download: Download, state: State) -> None:
-    """What a previous run learnt of each source: the version it served (its answers are
-    checked against it) and the bytes it served. The probe's source keeps what it said now."""
-    assert download.sources is not None, "fetch sets the sources up"
-    for source in download.sources.all:
-        found = recorded(state, source.id)
-        if found is None:
-            continue
-        saved = found[0]
-        source.served += saved.served
-        answered = saved.etag or saved.last_modified or saved.served
-        if source is not download.lead and answered:
-            source.representation = saved_version(state, source.id)
-            source.restored = True
-
-
 async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
     assert download.board is not None, "the board is set up before any byte is fetched"
-    assert download.sources is not None, "fetch sets the sources up"
     work = FileWork(
         transport=ctx.transport,
         options=ctx.options,
         part=job.part,
         board=download.board,
         digests=job.digests,
-        sources=download.sources,
+        sources=download.file_sources(),
         ranged=job.probe.ranged,
         label=download.spec.label,
         rng=ctx.rng,
@@ -594,7 +557,9 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
             job.checkpoint.discard()
         job.part.discard()
         if verdict.failure.code == "checksum_mismatch":
-            _narrow_to(download, job.source)
+            narrowed = download.file_sources().keep_only(job.source, spec.label, _judge(spec))
+            if narrowed is not None:
+                raise _MixedSources(narrowed)
         return Failed(spec.index, verdict.failure)
     # The state file goes with the rename, on the same thread: a kill between them (once a
     # directory flush and a turn of the event loop apart) left a state file beside a complete
@@ -603,31 +568,10 @@ async def _finish(download: Download, ctx: Context, job: _Job) -> Event:
     provenance.mark(job.part.fd, spec)
     await asyncio.to_thread(job.part.move_into_place, job.target, cleanup)
     verified = _expected_size(spec, job.probe) is not None
-    assert download.sources is not None, "fetch sets the sources up"
-    used = download.sources.used()
+    used = download.file_sources().used()
     return Done(
         spec.index, "downloaded", str(job.target), size, size_verified=verified, sources=used
     )
-
-
-def _narrow_to(download: Download, lead: Source) -> None:
-    """After a checksum mismatch of bytes from several sources: which one serves other bytes
-    cannot be told, so the file is fetched again from ``lead`` (the source its download
-    started with) alone, once. Raises ``_MixedSources`` to say so; returns when one source
-    served it all (the mismatch is the file's)."""
-    assert download.sources is not None, "fetch sets the sources up"
-    sources = download.sources
-    if len(sources.used()) < 2:
-        return
-    keep = lead if lead.healthy else max(sources.healthy(), key=lambda s: s.served)
-    message = (
-        f"{download.spec.label}: the bytes of {len(sources.used())} sources together failed "
-        f"the {_judge(download.spec)}; fetching it again from {keep.label} alone"
-    )
-    for source in sources.all:
-        if source is not keep and source.healthy:
-            source.failure = SourceMismatchError(message)
-    raise _MixedSources(message)
 
 
 def _judge(spec: FileSpec) -> str:

@@ -21,6 +21,8 @@ from evio_fetch.engine.errors import (
 )
 from evio_fetch.engine.model import SourceId
 from evio_fetch.engine.representation import Representation
+from evio_fetch.engine.resume import recorded, saved_version
+from evio_fetch.engine.state import SourceState, State
 from evio_fetch.engine.transport import Reply
 
 # Asks a source from what was given (``headers`` sent with every request on the way): its URL,
@@ -158,6 +160,58 @@ class FileSources:
     def used(self) -> tuple[str, ...]:
         """The sources that served bytes of the file."""
         return tuple(s.label for s in self.all if s.served > 0)
+
+    def keep_only(self, lead: Source, label: str, judge: str) -> str | None:
+        """After a mismatch of the file's ``judge`` (its SHA256, or another checksum): when
+        bytes of several sources failed it together, which one serves other bytes cannot be
+        told, so the file is to be fetched again from ``lead`` (the source its download
+        started with; the busiest healthy one if ``lead`` was dropped) alone, and the others
+        are dropped. What to tell the user; None when one source served it all (the mismatch
+        is the file's)."""
+        used = len(self.used())
+        if used < 2:
+            return None
+        keep = lead if lead.healthy else max(self.healthy(), key=lambda s: s.served)
+        message = (
+            f"{label}: the bytes of {used} sources together failed the {judge}; fetching it "
+            f"again from {keep.label} alone"
+        )
+        for source in self.all:
+            if source is not keep and source.healthy:
+                source.failure = SourceMismatchError(message)
+        return message
+
+    def recorded(self) -> list[SourceState]:
+        """Every source as the state records it: the link as given (a resume asks it again),
+        the validators it gave, the bytes it served."""
+        return [_record(source) for source in self.all]
+
+    def restore(self, state: State, lead: Source) -> None:
+        """What a previous run learnt of each source: the version it served (its answers are
+        checked against it) and the bytes it served. ``lead``, whose answer the probe of this
+        run is, keeps what it said now."""
+        for source in self.all:
+            found = recorded(state, source.id)
+            if found is None:
+                continue
+            saved = found[0]
+            source.served += saved.served
+            answered = saved.etag or saved.last_modified or saved.served
+            if source is not lead and answered:
+                source.representation = saved_version(state, source.id)
+                source.restored = True
+
+
+def _record(source: Source) -> SourceState:
+    version = source.representation or Representation(None, None, None)
+    given = source.id.given
+    return SourceState(
+        url=None if source.id.drive else given,
+        drive_id=given if source.id.drive else None,
+        etag=version.etag,
+        last_modified=version.last_modified,
+        served=source.served,
+    )
 
 
 def _rank(error: EvioError) -> int:
