@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import MIB, Expires, FaultServer, Redirect, Reset, Served
+from faults import MIB, Expires, FaultServer, Redirect, Reset, Served, Status, Validators
 from support import leftovers, run_cli
 
 from evio_fetch.engine.loopback.drive_emulator import DriveEmulatorThread
@@ -144,6 +144,33 @@ def test_connections_are_spread_over_every_source(server: FaultServer, tmp_path:
         if_range = seen.header("If-Range")
         if if_range is not None and if_range.startswith('"'):
             assert if_range == seen.response_headers["ETag"]
+
+
+def test_a_mirror_must_state_again_in_a_resume_the_validators_it_gave_before(
+    server: FaultServer, tmp_path: Path
+) -> None:
+    """The first run stops with its progress kept, after both sources answered (each its own
+    ETag). In the second, the mirror serves ranges but states no validator at all: silence is
+    no proof of the version the state recorded, so it is dropped before any byte of it is
+    written, and the file is finished by its URL."""
+    primary = server.add("/a.bin", size=16 * MIB, faults=[Status(code=503, skip=2)])
+    mirror = server.add(
+        "/mirror/a.bin", size=16 * MIB, mirror_of="/a.bin", faults=[Status(code=503, skip=1)]
+    )
+    entry = Entry(primary.url, "a.bin", primary, mirrors=[mirror.url])
+    first = fetch(tmp_path, [entry], "--segments", "4", "--retries", "0")
+    assert first.status != 0, first.describe()
+    state = json.loads((tmp_path / "data" / "a.bin.evio-state").read_bytes())
+    assert [s["etag"] is not None for s in state["sources"]] == [True, True]
+
+    server.add("/a.bin", size=16 * MIB)
+    silent = Validators(etag="none", last_modified=False, if_range="ignore")
+    server.add("/mirror/a.bin", size=16 * MIB, mirror_of="/a.bin", validators=silent)
+    run = fetch(tmp_path, [entry], "--segments", "4")
+    assert run.status == 0, run.describe()
+    assert_landed(run, tmp_path, "a.bin", primary)
+    assert server.count("/mirror/a.bin") > 0, "the mirror was never asked: the test proves nothing"
+    assert "no longer states its ETag" in run.stderr, run.describe()
 
 
 def test_an_entry_with_an_id_and_a_url_has_two_sources(server: FaultServer, tmp_path: Path) -> None:
