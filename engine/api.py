@@ -13,8 +13,9 @@ given) raises an :class:`~evio_fetch.engine.errors.EvioError` before anything is
 A file that fails to download does not raise: it is in :attr:`Report.failed`, and the other
 files are still fetched.
 
-Worker processes are started with ``spawn``: a script that calls :func:`fetch` at its top level
-must do so under ``if __name__ == "__main__":``.
+Worker processes are started with ``spawn``, without importing the caller's ``__main__`` again
+(engine.hidden_main): a script, ``python -c`` or a notebook may call :func:`fetch` at its top
+level, with no ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations

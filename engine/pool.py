@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine.drive_gate import DriveGate
+from evio_fetch.engine.hidden_main import main_hidden
 from evio_fetch.engine.model import Batch, Command, Options, Stop
 from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.worker_entry import start
@@ -78,7 +79,7 @@ def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
         name="evio-fetch worker",
         daemon=True,
     )
-    with _ignored_by_workers_from_birth():
+    with _ignored_by_workers_from_birth(), main_hidden():
         process.start()
     child_end.close()
     return WorkerHandle(process, parent_end)
