@@ -13,7 +13,8 @@ from typing import TypedDict
 
 from evio_fetch.engine.credentials import parse_headers
 from evio_fetch.engine.errors import UsageError
-from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options, default_workers
+from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options
+from evio_fetch.engine.option_checks import OptionRefused, check_option, checked_options
 from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import checked_ca_bundle, checked_proxy
@@ -28,6 +29,8 @@ DRIVE_URL_ENV = "EVIO_FETCH_DRIVE_URL"
 # command its design documents use.
 COMMANDS = ("evio-fetch", "download-datasets")
 AUTO = "auto"
+# The options' defaults, as the engine declares them.
+DEFAULTS = Options()
 
 
 @dataclass(frozen=True)
@@ -49,27 +52,30 @@ class Args:
     shard: tuple[int, int] | None = None
 
 
-def _count(low: int, high: int) -> Callable[[str], int]:
-    def check(text: str) -> int:
+def _option(name: str, parse: Callable[[str], object], what: str) -> Callable[[str], object]:
+    """The argparse type of an option of Options: its text parsed, then checked against the
+    limits Options declares (the API checks its arguments against the same)."""
+
+    def check(text: str) -> object:
         try:
-            value = int(text)
+            value = parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
-        return value
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        try:
+            return check_option(name, value)
+        except OptionRefused as refused:
+            raise argparse.ArgumentTypeError(str(refused)) from None
 
     return check
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
+def _count(name: str) -> Callable[[str], object]:
+    return _option(name, int, "a whole number")
+
+
+def cli_spelling(name: str) -> str:
+    """An option of Options as the command line writes it, before its value."""
+    return f"--{name.replace('_', '-')} "
 
 
 def _shard(text: str) -> tuple[int, int] | str:
@@ -83,8 +89,8 @@ def _shard(text: str) -> tuple[int, int] | str:
 
 def _rate(text: str) -> int:
     try:
-        return parse_rate(text)
-    except ValueError as error:
+        return check_option("max_speed", parse_rate(text))
+    except (ValueError, OptionRefused) as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
@@ -137,22 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--segments",
-        type=_count(1, 64),
-        default=4,
+        type=_count("segments"),
+        default=DEFAULTS.segments,
         metavar="N",
         help="byte-range connections per file; small files use fewer (default: 4)",
     )
     add(
         "--concurrency",
-        type=_count(1, 256),
-        default=3,
+        type=_count("concurrency"),
+        default=DEFAULTS.concurrency,
         metavar="N",
         help="files downloading at once, across all workers (default: 3)",
     )
     add(
         "--workers",
-        type=_count(1, 64),
-        default=default_workers(),
+        type=_count("workers"),
+        default=DEFAULTS.workers,
         metavar="N",
         help="worker processes (default: the number of CPUs)",
     )
@@ -194,15 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--retries",
-        type=_count(0, 1000),
-        default=5,
+        type=_count("retries"),
+        default=DEFAULTS.retries,
         metavar="N",
         help="attempts per request for transient failures (default: 5)",
     )
     add(
         "--timeout",
-        type=_seconds,
-        default=30.0,
+        type=_option("timeout", float, "a number of seconds"),
+        default=DEFAULTS.timeout,
         metavar="SECONDS",
         help="abandon a connection that receives nothing for this long (default: 30)",
     )
@@ -280,18 +286,19 @@ def parse(argv: Sequence[str] | None = None) -> Args:
     ns = build_parser().parse_args(argv)
     _check_what_is_fetched(ns)
     directory = landing_directory(("-o", ns.output_dir), ("--root", ns.root))
-    options = Options(
-        segments=ns.segments,
-        concurrency=ns.concurrency,
-        workers=ns.workers,
-        retries=ns.retries,
-        timeout=ns.timeout,
-        verify=ns.verify,
-        resume=not ns.no_resume,
-        max_speed=ns.max_speed,
-        drive_url=os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
+    values = {
+        "segments": ns.segments,
+        "concurrency": ns.concurrency,
+        "workers": ns.workers,
+        "retries": ns.retries,
+        "timeout": ns.timeout,
+        "verify": ns.verify,
+        "resume": not ns.no_resume,
+        "max_speed": ns.max_speed,
+        "drive_url": os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
         **reach_options(ns),
-    )
+    }
+    options = checked_options(values, cli_spelling)
     return Args(
         sources=list(ns.sources),
         directory=directory,

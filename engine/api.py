@@ -34,6 +34,7 @@ from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.manifest import load_manifest
 from evio_fetch.engine.model import FileResult, FileSpec, Options, PlanItem, default_workers
 from evio_fetch.engine.netrc_file import load_logins
+from evio_fetch.engine.option_checks import checked_options
 from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import HeadersArgument, api_headers, checked_ca_bundle, checked_proxy
@@ -285,13 +286,9 @@ async def fetch_async(
 # Arguments --------------------------------------------------------------------------------
 
 
-def _count(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise UsageError(
-            f"{name}={value!r}: must be a whole number from {low} to {high}",
-            f"pass {name} as an int between {low} and {high}",
-        )
-    return value
+def api_spelling(name: str) -> str:
+    """An option as a keyword argument, before its value: ``segments=``."""
+    return f"{name}="
 
 
 def _options(
@@ -308,39 +305,28 @@ def _options(
     headers: HeadersArgument,
     ca_bundle: StrPath | None,
 ) -> Options:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout < float("inf")
-    ):
-        raise UsageError(
-            f"timeout={timeout!r}: must be a number of seconds above 0",
-            "pass timeout as a float, e.g. 30.0",
-        )
-    return Options(
-        segments=_count("segments", segments, 1, 64),
-        concurrency=_count("concurrency", concurrency, 1, 256),
-        workers=default_workers() if workers is None else _count("workers", workers, 1, 64),
-        retries=_count("retries", retries, 0, 1000),
-        timeout=float(timeout),
-        verify=bool(verify),
-        resume=bool(resume),
-        max_speed=_rate(max_speed),
-        proxy=checked_proxy(proxy, "proxy="),
-        headers=api_headers(headers),
-        ca_bundle=checked_ca_bundle(ca_bundle, "ca_bundle="),
-    )
+    values = {
+        "segments": segments,
+        "concurrency": concurrency,
+        "workers": default_workers() if workers is None else workers,
+        "retries": retries,
+        "timeout": timeout,
+        "verify": bool(verify),
+        "resume": bool(resume),
+        "max_speed": _rate(max_speed),
+        "proxy": checked_proxy(proxy, "proxy="),
+        "headers": api_headers(headers),
+        "ca_bundle": checked_ca_bundle(ca_bundle, "ca_bundle="),
+    }
+    return checked_options(values, api_spelling)
 
 
-def _rate(max_speed: int | str | None) -> int | None:
-    if max_speed is None:
-        return None
+def _rate(max_speed: int | str | None) -> int | str | None:
+    """A rate's text as bytes per second; a number as it is, checked with the others."""
+    if not isinstance(max_speed, str):
+        return max_speed
     try:
-        return (
-            parse_rate(max_speed)
-            if isinstance(max_speed, str)
-            else _count("max_speed", max_speed, 1, 2**62)
-        )
+        return parse_rate(max_speed)
     except ValueError as error:
         raise UsageError(f"max_speed={max_speed!r}: {error}", "e.g. max_speed='20M'") from None
 

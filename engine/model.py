@@ -5,12 +5,13 @@ boundaries as msgpack and never as pickled exceptions."""
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from evio_fetch.engine.checksums import Checksum
 from evio_fetch.engine.errors import EvioError
+from evio_fetch.engine.ratelimit import MAX_RATE
 from evio_fetch.engine.redaction import scrub_urls
 
 DEFAULT_DRIVE_URL = "https://drive.google.com"
@@ -21,15 +22,27 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+# The limits of what a user may ask, declared here once: the command line and the API both
+# check a value against them (engine.option_checks) and word a refusal from them.
+Segments = Annotated[int, msgspec.Meta(ge=1, le=64)]
+Concurrency = Annotated[int, msgspec.Meta(ge=1, le=256)]
+Workers = Annotated[int, msgspec.Meta(ge=1, le=64)]
+Retries = Annotated[int, msgspec.Meta(ge=0, le=1000)]
+# Above 0; a day at most, which no server that still answers needs.
+Timeout = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+# Bytes per second; the ceiling keeps the token bucket's arithmetic exact.
+MaxSpeed = Annotated[int, msgspec.Meta(ge=1, le=MAX_RATE)]
+
+
 class Options(msgspec.Struct, frozen=True, kw_only=True):
-    segments: int = 4
-    concurrency: int = 3
-    workers: int = msgspec.field(default_factory=default_workers)
-    retries: int = 5
-    timeout: float = 30.0
+    segments: Segments = 4
+    concurrency: Concurrency = 3
+    workers: Workers = msgspec.field(default_factory=default_workers)
+    retries: Retries = 5
+    timeout: Timeout = 30.0
     verify: bool = False
     resume: bool = True
-    max_speed: int | None = None
+    max_speed: MaxSpeed | None = None
     drive_url: str = DEFAULT_DRIVE_URL
     # No segment is planned smaller than this: below it, an extra connection costs more
     # than it gains.
