@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
+from evio_fetch.engine import spelling
 from evio_fetch.engine.credentials import parse_headers
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options
 from evio_fetch.engine.option_checks import OptionRefused, check_option, checked_options
-from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import checked_ca_bundle, checked_proxy
 from evio_fetch.engine.redaction import redact_url
-from evio_fetch.engine.shard_env import shard_from_environment
+from evio_fetch.engine.request import AUTO, Request, check_request, chosen_shard
 from evio_fetch.engine.sharding import parse_shard
 from evio_fetch.engine.version import VERSION
 
@@ -28,17 +28,16 @@ DRIVE_URL_ENV = "EVIO_FETCH_DRIVE_URL"
 # The console scripts, one entry point: the first is the product's name, the second the
 # command its design documents use.
 COMMANDS = ("evio-fetch", "download-datasets")
-AUTO = "auto"
 # The options' defaults, as the engine declares them.
 DEFAULTS = Options()
 
 
 @dataclass(frozen=True)
 class Args:
-    sources: list[str]
-    # -o and --root: where SOURCE files land, and what manifest paths are relative to.
-    directory: Path
-    manifest: Path
+    # What to fetch (a manifest, SOURCEs or one state file), where, and which shard: the
+    # engine's front door takes it as it is.
+    request: Request
+    # Whether --manifest was given (else the request's manifest is the default one).
     manifest_given: bool
     yes: bool
     dry_run: bool
@@ -46,10 +45,7 @@ class Args:
     json: bool
     demo: Path | None
     demo_requested: bool
-    resume_state: Path | None
     options: Options
-    # (K, N): fetch only shard K of N (K from 1) of the entries; None: all of them.
-    shard: tuple[int, int] | None = None
 
 
 def _option(name: str, parse: Callable[[str], object], what: str) -> Callable[[str], object]:
@@ -64,18 +60,13 @@ def _option(name: str, parse: Callable[[str], object], what: str) -> Callable[[s
         try:
             return check_option(name, value)
         except OptionRefused as refused:
-            raise argparse.ArgumentTypeError(str(refused)) from None
+            raise argparse.ArgumentTypeError(f"{value}: {refused}") from None
 
     return check
 
 
 def _count(name: str) -> Callable[[str], object]:
     return _option(name, int, "a whole number")
-
-
-def cli_spelling(name: str) -> str:
-    """An option of Options as the command line writes it, before its value."""
-    return f"--{name.replace('_', '-')} "
 
 
 def _shard(text: str) -> tuple[int, int] | str:
@@ -89,9 +80,11 @@ def _shard(text: str) -> tuple[int, int] | str:
 
 def _rate(text: str) -> int:
     try:
-        return check_option("max_speed", parse_rate(text))
-    except (ValueError, OptionRefused) as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        rate = parse_rate(text)
+        return check_option("max_speed", rate)
+    except ValueError as error:  # OptionRefused too: the rate parsed, but out of limits
+        said = f"{text}: {error}" if isinstance(error, OptionRefused) else str(error)
+        raise argparse.ArgumentTypeError(said) from None
 
 
 def command_name() -> str:
@@ -284,8 +277,18 @@ def parse(argv: Sequence[str] | None = None) -> Args:
     """The command line's words as Args. Raises UsageError for words that parse but cannot
     go together, before anything is started or written."""
     ns = build_parser().parse_args(argv)
-    _check_what_is_fetched(ns)
-    directory = landing_directory(("-o", ns.output_dir), ("--root", ns.root))
+    if ns.demo is not None:
+        _check_demo_alone(ns)
+    fetching_a_manifest = not ns.sources and ns.resume_state is None
+    request = Request(
+        sources=ns.sources or None,
+        manifest=ns.manifest or (DEFAULT_MANIFEST if fetching_a_manifest else None),
+        resume_state=ns.resume_state,
+        output_dir=ns.output_dir,
+        root=ns.root,
+        shard=chosen_shard(ns.shard),
+    )
+    check_request(request, spelling.CLI)
     values = {
         "segments": ns.segments,
         "concurrency": ns.concurrency,
@@ -298,11 +301,8 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         "drive_url": os.environ.get(DRIVE_URL_ENV) or DEFAULT_DRIVE_URL,
         **reach_options(ns),
     }
-    options = checked_options(values, cli_spelling)
     return Args(
-        sources=list(ns.sources),
-        directory=directory,
-        manifest=ns.manifest or DEFAULT_MANIFEST,
+        request=request,
         manifest_given=ns.manifest is not None,
         yes=ns.yes,
         dry_run=ns.dry_run,
@@ -310,42 +310,8 @@ def parse(argv: Sequence[str] | None = None) -> Args:
         json=ns.json,
         demo=Path(ns.demo) if ns.demo else None,
         demo_requested=ns.demo is not None,
-        resume_state=ns.resume_state,
-        options=options,
-        shard=shard_from_environment(os.environ) if ns.shard == AUTO else ns.shard,
+        options=checked_options(values, spelling.CLI),
     )
-
-
-def _check_what_is_fetched(ns: argparse.Namespace) -> None:
-    """One thing is fetched: a manifest, SOURCEs, or one state file; never one of them while
-    another given on the same command line is silently left aside."""
-    if ns.demo is not None:
-        _check_demo_alone(ns)
-    if ns.resume_state is not None:
-        _check_state_alone(ns)
-    if ns.manifest is not None and ns.sources:
-        count = len(ns.sources)
-        raise UsageError(
-            f"give either a manifest or sources, not both: --manifest {ns.manifest} and "
-            f"{count} SOURCE argument{'s' if count > 1 else ''}",
-            "drop --manifest to fetch the SOURCEs, or drop the SOURCEs to fetch the manifest",
-        )
-
-
-def _check_state_alone(ns: argparse.Namespace) -> None:
-    given = (
-        ("SOURCE", bool(ns.sources)),
-        ("--manifest", ns.manifest is not None),
-        ("-o", ns.output_dir is not None),
-        ("--root", ns.root is not None),
-    )
-    ignored = [flag for flag, present in given if present]
-    if ignored:
-        raise UsageError(
-            f"--resume-state cannot be combined with {', '.join(ignored)}",
-            "--resume-state finishes the download beside its state file; drop "
-            f"{' and '.join(ignored)}, or drop --resume-state",
-        )
 
 
 # A scheme and a colon: what a URL starts with, and no directory name a person means to make.

@@ -29,16 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from evio_fetch.engine import runner
+from evio_fetch.engine import front_door, runner, spelling
 from evio_fetch.engine.errors import UsageError
-from evio_fetch.engine.manifest import load_manifest
 from evio_fetch.engine.model import FileResult, FileSpec, Options, PlanItem, default_workers
-from evio_fetch.engine.netrc_file import load_logins
 from evio_fetch.engine.option_checks import checked_options
-from evio_fetch.engine.placement import landing_directory
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import HeadersArgument, api_headers, checked_ca_bundle, checked_proxy
-from evio_fetch.engine.sources import specs_from_sources
+from evio_fetch.engine.request import Request, check_request, chosen_shard
 from evio_fetch.engine.subjects import about
 
 __all__ = ["Progress", "ProgressKind", "Report", "fetch", "fetch_async"]
@@ -149,6 +146,8 @@ def fetch(
     proxy: str | None = None,
     headers: HeadersArgument = None,
     ca_bundle: StrPath | None = None,
+    shard: str | tuple[int, int] | None = None,
+    resume_state: StrPath | None = None,
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Report:
     """Fetch every file of a manifest, or the given sources, and return when all are done.
@@ -180,6 +179,12 @@ def fetch(
             or ``"Name: value"`` strings. Credentials from ``~/.netrc`` (or ``$NETRC``)
             follow the same rule.
         ca_bundle: a PEM file of CA certificates to trust besides the system's.
+        shard: fetch only shard K of N of the entries (K counts from 1), as ``"2/4"`` or
+            ``(2, 4)``; ``"auto"`` reads K and N from a Slurm job array or a Kubernetes
+            indexed Job (docs/shards.md). Every machine given the same manifest gets a
+            disjoint, size-balanced share.
+        resume_state: a state file ``T.evio-state``: finish the one download it describes,
+            beside it (no ``sources``, ``manifest``, ``root``, ``output_dir`` or ``shard``).
         on_progress: called with a :class:`Progress` on the calling thread: once when the
             plan is made, at most about ten times a second while bytes arrive, and once per
             finished file. It must return quickly; if it raises, the run stops (progress is
@@ -190,7 +195,8 @@ def fetch(
 
     Raises:
         UsageError: bad arguments (``root`` and ``output_dir`` naming different
-            directories, or a file), or a source that cannot be fetched as given.
+            directories, or a file; a shard that is not K/N; a ``resume_state`` that is not
+            a state file), or a source that cannot be fetched as given.
         ManifestError: the manifest cannot be read or is invalid.
         KeyboardInterrupt: on Ctrl-C, once the workers have stopped and saved their
             progress; calling again with the same arguments resumes.
@@ -200,6 +206,8 @@ def fetch(
         manifest=manifest,
         root=root,
         output_dir=output_dir,
+        resume_state=resume_state,
+        shard=shard,
         options=_options(
             segments=segments,
             concurrency=concurrency,
@@ -235,6 +243,8 @@ async def fetch_async(
     proxy: str | None = None,
     headers: HeadersArgument = None,
     ca_bundle: StrPath | None = None,
+    shard: str | tuple[int, int] | None = None,
+    resume_state: StrPath | None = None,
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Report:
     """:func:`fetch` for a running event loop (a notebook's, or an asyncio program's): the
@@ -255,6 +265,8 @@ async def fetch_async(
         manifest=manifest,
         root=root,
         output_dir=output_dir,
+        resume_state=resume_state,
+        shard=shard,
         options=_options(
             segments=segments,
             concurrency=concurrency,
@@ -286,11 +298,6 @@ async def fetch_async(
 # Arguments --------------------------------------------------------------------------------
 
 
-def api_spelling(name: str) -> str:
-    """An option as a keyword argument, before its value: ``segments=``."""
-    return f"{name}="
-
-
 def _options(
     *,
     segments: int,
@@ -318,7 +325,7 @@ def _options(
         "headers": api_headers(headers),
         "ca_bundle": checked_ca_bundle(ca_bundle, "ca_bundle="),
     }
-    return checked_options(values, api_spelling)
+    return checked_options(values, spelling.API)
 
 
 def _rate(max_speed: int | str | None) -> int | str | None:
@@ -348,11 +355,11 @@ def _sources(sources: str | Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class _Call:
-    """One checked call: its options, and how to make its specs (in the run's thread, since
-    reading a large manifest takes a moment)."""
+    """One checked call: what it asks for and its options. The plan is made in the run's
+    thread, since reading a large manifest takes a moment."""
 
+    request: Request
     options: Options
-    load: Callable[[], tuple[list[FileSpec], list[str]]]
 
     @staticmethod
     def prepare(
@@ -361,44 +368,34 @@ class _Call:
         manifest: StrPath | None,
         root: StrPath | None,
         output_dir: StrPath | None,
+        resume_state: StrPath | None,
+        shard: str | tuple[int, int] | None,
         options: Options,
     ) -> _Call:
-        if (sources is None) == (manifest is None):
-            raise UsageError(
-                "give either sources or manifest" + (", not both" if manifest is not None else ""),
-                'e.g. fetch(["https://example.org/a.bin"]) or fetch(manifest="datasets.json")',
-            )
-        directory = landing_directory(
-            ("output_dir=", _path(output_dir)), ("root=", _path(root))
-        ).resolve()
-        if manifest is not None:
-            manifest_path = Path(manifest)
-            return _Call(options, lambda: _from_manifest(manifest_path, directory))
-        assert sources is not None
-        given = _sources(sources)
-        return _Call(options, lambda: (specs_from_sources(given, directory), []))
+        request = Request(
+            sources=None if sources is None else _sources(sources),
+            manifest=_path(manifest),
+            resume_state=_path(resume_state),
+            output_dir=_path(output_dir),
+            root=_path(root),
+            shard=chosen_shard(shard),
+        )
+        check_request(request, spelling.API)
+        return _Call(request, options)
 
     def run(self, watcher: _Watcher) -> runner.RunReport:
-        specs, warnings = self.load()
-        watcher.warnings.extend(warnings)
-        _, problem = load_logins()
-        if problem is not None:
-            watcher.warnings.append(problem)
+        plan = front_door.prepare(self.request, self.options, spelling.API)
+        watcher.warnings.extend(plan.warnings)
         if watcher.stop.is_set():
             return runner.RunReport([], interrupted=True, seconds=0.0)
         try:
-            return runner.run(specs, self.options, watcher)
+            return front_door.run(plan, watcher)
         except KeyboardInterrupt:
             # The watcher's own stop, come at a moment the runner does not catch it: the
             # run is over either way; a real Ctrl-C goes on up.
             if not watcher.stop.is_set():
                 raise
             return runner.RunReport([], interrupted=True, seconds=0.0)
-
-
-def _from_manifest(path: Path, root: Path) -> tuple[list[FileSpec], list[str]]:
-    manifest = load_manifest(path, root)
-    return manifest.entries, manifest.warnings
 
 
 # Watching a run ---------------------------------------------------------------------------

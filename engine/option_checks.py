@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import msgspec
 
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import Options
+from evio_fetch.engine.spelling import Spelling
 
-# An option's name as the caller writes it: ``--max-speed`` on the command line,
-# ``max_speed=`` in the API.
-Spelling = Callable[[str], str]
 T = typing.TypeVar("T")
 # A ceiling this high only keeps arithmetic exact; nobody needs to be told of it.
 _NO_REAL_CEILING = 2**40
 
 
 class OptionRefused(ValueError):
-    """A value outside its declared limits; ``str()`` is ``VALUE: must be …``."""
+    """A value outside its declared limits; ``str()`` is ``must be …``."""
 
 
 @functools.cache
@@ -73,7 +71,7 @@ def check_option(name: str, value: T) -> T:
     try:
         msgspec.convert(value, _declared()[name])
     except msgspec.ValidationError:
-        raise OptionRefused(f"{value!r}: {limit_text(name)}") from None
+        raise OptionRefused(limit_text(name)) from None
     return value
 
 
@@ -88,12 +86,13 @@ def checked_options(values: Mapping[str, object], spelled: Spelling) -> Options:
                 try:
                     check_option(name, values[name])
                 except OptionRefused as refused:
-                    raise UsageError(f"{spelled(name)}{refused}", _hint(name, spelled)) from None
+                    given = spelled.given(name, values[name])
+                    raise UsageError(f"{given}: {refused}", _hint(name, spelled)) from None
         raise  # a value of no limited option: a caller's mistake, not a user's
 
 
 def _hint(name: str, spelled: Spelling) -> str:
     default = getattr(Options(), name)
     if default is None:
-        return f"leave {spelled(name).strip(' =')} out for no limit"
-    return f"e.g. {spelled(name)}{default}, the default"
+        return f"leave {spelled(name)} out for no limit"
+    return f"e.g. {spelled.given(name, default)}, the default"
