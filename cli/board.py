@@ -15,6 +15,7 @@ from evio_fetch.cli.rate_meter import RateMeter
 from evio_fetch.cli.row_names import RowNames
 from evio_fetch.cli.units import clock_duration, human_bytes, human_rate
 from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
+from evio_fetch.engine.totals import RunTotals
 
 Clock = Callable[[], float]
 
@@ -75,48 +76,25 @@ class Board:
         self.clock = clock
         # The widest each column of the board has been (see columns.layout).
         self.widths: dict[str, int] = {}
-        self.files_total = 0
-        self.files_done = 0
-        # Files to fetch that have not started: their size from the plan, None if unknown.
-        self.pending: dict[int, int | None] = {}
-        self.pending_bytes = 0
-        self.pending_unknown = 0
+        # The run's files and bytes, as the engine keeps them for every display.
+        self.totals = RunTotals()
         # Only files in flight have rows: those downloading or waiting to be retried (at most
         # the concurrency) and those being checked and moved into place, for the moment that
         # takes.
         self.rows: dict[int, _Row] = {}
-        self.finished_bytes = 0
         self.overall: RateMeter | None = None
         self.names = RowNames()
 
     def plan(self, plan: list[PlanItem]) -> None:
-        self.files_total = len(plan)
+        self.totals.planned(plan)
         fetched = [item.spec for item in plan if item.action != "skip"]
-        for spec in fetched:
-            self._add_pending(spec.index, spec.size)
         # Names are told apart among every file that may get a row, so a row's name does not
         # change as other rows come and go.
         self.names.add(spec.target for spec in fetched if spec.target is not None)
 
-    def _add_pending(self, index: int, size: int | None) -> None:
-        self.pending[index] = size
-        if size is None:
-            self.pending_unknown += 1
-        else:
-            self.pending_bytes += size
-
-    def _drop_pending(self, index: int) -> None:
-        if index not in self.pending:
-            return
-        size = self.pending.pop(index)
-        if size is None:
-            self.pending_unknown -= 1
-        else:
-            self.pending_bytes -= size
-
     def start(self, spec: FileSpec, name: str, size: int | None, done: int) -> None:
         now = self.clock()
-        self._drop_pending(spec.index)
+        self.totals.started(spec, size, done)
         if self.overall is None:
             # Start the overall rate with the first transfer, not with planning, which may
             # have spent seconds hashing present files.
@@ -134,19 +112,19 @@ class Board:
         now = self.clock()
         row = self.rows.get(spec.index)
         if row is None:
-            self._drop_pending(spec.index)
             row = _Row(spec.target or spec.label, spec.size, 0, RateMeter(now), now)
             self.rows[spec.index] = row
         row.retry = _Retry(attempt, of, reason, now + pause)
 
     def advance(self, spec: FileSpec, done: int) -> None:
+        added = self.totals.advanced(spec, done)
         row = self.rows.get(spec.index)
         if row is None or done <= row.done:
             return
         now = self.clock()
         row.meter.add(done - row.done, now)
         if self.overall is not None:
-            self.overall.add(done - row.done, now)
+            self.overall.add(added, now)
         row.done = done
         if row.retry is not None and now >= row.retry.until:
             row.retry = None  # bytes flow again after the pause
@@ -158,16 +136,8 @@ class Board:
 
     def finish(self, result: FileResult) -> str:
         """Take the file's row away; returns the name it had (its target's, if it had none)."""
-        index = result.spec.index
-        self.files_done += 1
-        self.files_total = max(self.files_total, self.files_done)
-        self._drop_pending(index)
-        row = self.rows.pop(index, None)
-        if result.outcome == "downloaded":
-            self.finished_bytes += result.bytes or (row.done if row else 0)
-        elif row is not None:
-            # A failed file's unfetched rest leaves the total: the bar must still reach 100%.
-            self.finished_bytes += row.done
+        self.totals.finished(result)
+        row = self.rows.pop(result.spec.index, None)
         path = row.path if row is not None else result.target or result.spec.target
         return self.names.name(path) if path else ""
 
@@ -181,24 +151,22 @@ class Board:
         return cells, now
 
     def _overall_cells(self, now: float) -> Cells:
-        done = self.finished_bytes
-        total = self.finished_bytes + self.pending_bytes
-        known = self.pending_unknown == 0
-        for row in self.rows.values():
-            done += row.done
-            total += max(row.done, row.size or 0)
-            known = known and row.size is not None
+        # What this run fetches: files the plan found in place are no part of its bar.
+        totals = self.totals
+        done, total = totals.fetched.done, totals.fetched.total or 0
+        known = totals.fetched.total is not None
         rate = self.overall.rate(now) if self.overall is not None else None
         if known and total > 0:
             fraction = min(1.0, done / total)
         else:
             # Without every size, progress in files is the only honest fraction.
-            fraction = self.files_done / self.files_total if self.files_total else 0.0
+            files_total = totals.files_total
+            fraction = totals.files_done / files_total if files_total else 0.0
         eta: float | None = None
         if known and total > 0:
             eta = 0.0 if done >= total else (total - done) / rate if rate else None
         return Cells(
-            name=f"{self.files_done}/{self.files_total} files",
+            name=f"{totals.files_done}/{totals.files_total} files",
             fraction=fraction,
             percent=percent(fraction),
             done=human_bytes(done),

@@ -37,6 +37,7 @@ from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import HeadersArgument, api_headers, checked_ca_bundle, checked_proxy
 from evio_fetch.engine.request import Request, check_request, chosen_shard
 from evio_fetch.engine.subjects import about
+from evio_fetch.engine.totals import RunTotals
 
 __all__ = ["Progress", "ProgressKind", "Report", "fetch", "fetch_async"]
 
@@ -71,7 +72,8 @@ class Progress:
     never decreases."""
     bytes_total: int | None
     """The size of all files, or None while any file's size is unknown (a URL's size is
-    known once its download starts)."""
+    known once its download starts). A file that fails leaves it with what it did not
+    fetch, so ``bytes_done`` reaches it at the end."""
     label: str | None = None
     """The file the event is about (its manifest path or source); None for ``planned``."""
     result: FileResult | None = None
@@ -402,8 +404,8 @@ class _Call:
 
 
 class _Watcher:
-    """The Observer behind ``on_progress``: keeps running totals, throttles, and stops the run
-    when asked (a cancelled task, a failing callback).
+    """The Observer behind ``on_progress``: follows the run's totals (engine.totals),
+    throttles, and stops the run when asked (a cancelled task, a failing callback).
 
     The runner stops cleanly when KeyboardInterrupt arrives while it follows its workers;
     the watcher raises it from the calls made there, never from ``planned`` or from the
@@ -420,14 +422,8 @@ class _Watcher:
         self.stop = threading.Event()
         self.error: Exception | None = None
         self.warnings: list[str] = []
-        self._sizes: dict[int, int | None] = {}
-        self._done: dict[int, int] = {}
+        self._totals = RunTotals()
         self._skipped: set[int] = set()
-        self._unknown = 0
-        self._known_total = 0
-        self._bytes_done = 0
-        self._files_done = 0
-        self._files_failed = 0
         self._last = 0.0
 
     def outcome(self, report: runner.RunReport) -> Report:
@@ -444,26 +440,18 @@ class _Watcher:
     # Observer ------------------------------------------------------------------------------
 
     def planned(self, plan: list[PlanItem]) -> None:
-        for item in plan:
-            index = item.spec.index
-            self._sizes[index] = item.spec.size
-            self._done[index] = 0
-            if item.action == "skip":
-                self._skipped.add(index)
-        self._unknown = sum(1 for size in self._sizes.values() if size is None)
-        self._known_total = sum(size for size in self._sizes.values() if size is not None)
+        self._totals.planned(plan)
+        self._skipped = {item.spec.index for item in plan if item.action == "skip"}
         self._emit("planned", None, None)
 
     def started(self, spec: FileSpec, name: str, size: int | None, done: int) -> None:
         self._check_stop()
-        if size is not None:
-            self._set_size(spec.index, size)
-        self._advance(spec.index, done)
+        self._totals.started(spec, size, done)
         self._throttled(spec.label)
 
     def advanced(self, spec: FileSpec, done: int) -> None:
         self._check_stop()
-        self._advance(spec.index, done)
+        self._totals.advanced(spec, done)
         self._throttled(spec.label)
 
     def verifying(self, spec: FileSpec) -> None:
@@ -477,34 +465,10 @@ class _Watcher:
         self._check_stop()
 
     def finished(self, result: FileResult) -> None:
-        index = result.spec.index
-        self._files_done += 1
-        if result.outcome in ("downloaded", "present"):
-            self._set_size(index, result.bytes)
-            self._advance(index, result.bytes)
-        else:
-            self._files_failed += 1
+        self._totals.finished(result)
         self._emit("finished", result.spec.label, result)
-        if index not in self._skipped:
+        if result.spec.index not in self._skipped:
             self._check_stop()
-
-    # Totals --------------------------------------------------------------------------------
-
-    def _set_size(self, index: int, size: int) -> None:
-        old = self._sizes.get(index)
-        if old is None:
-            self._unknown -= 1
-        else:
-            self._known_total -= old
-        self._sizes[index] = size
-        self._known_total += size
-
-    def _advance(self, index: int, done: int) -> None:
-        # Per file, the most ever reached: a file that starts over does not pull the total back.
-        old = self._done.get(index, 0)
-        if done > old:
-            self._done[index] = done
-            self._bytes_done += done - old
 
     # Calls ---------------------------------------------------------------------------------
 
@@ -516,13 +480,14 @@ class _Watcher:
         if self._callback is None:
             return
         self._last = time.monotonic()
+        totals = self._totals
         progress = Progress(
             kind=kind,
-            files_done=self._files_done,
-            files_total=len(self._sizes),
-            files_failed=self._files_failed,
-            bytes_done=self._bytes_done,
-            bytes_total=None if self._unknown else self._known_total,
+            files_done=totals.files_done,
+            files_total=totals.files_total,
+            files_failed=totals.files_failed,
+            bytes_done=totals.bytes_done,
+            bytes_total=totals.bytes_total,
             label=label,
             result=result,
         )
