@@ -19,7 +19,7 @@ from evio_fetch.cli.interrupts import INTERRUPTED_LINE, sigterm_as_interrupt
 from evio_fetch.cli.render import make_display
 from evio_fetch.cli.report import EXIT_INTERRUPTED, exit_status, summary_line
 from evio_fetch.cli.units import human_duration, human_rate
-from evio_fetch.engine import runner
+from evio_fetch.engine import front_door, runner
 from evio_fetch.engine.loopback.dataset import DataFile, demo_files, generate
 from evio_fetch.engine.loopback.server import ServerConfig, ServerThread
 from evio_fetch.engine.model import FileSpec
@@ -75,7 +75,7 @@ def _serve_and_fetch(args: Args, console: Console, out: Path) -> runner.RunRepor
             with make_display(console, quiet=args.quiet) as display:
                 # The server is on this machine: never through a proxy.
                 options = msgspec.structs.replace(args.options, proxy="")
-                return runner.run(specs, options, display)
+                return front_door.run(front_door.plan_of(specs, options), display)
 
 
 @contextmanager

@@ -57,8 +57,19 @@ def prepare(request: Request, options: Options, spelled: Spelling) -> Plan:
     _, netrc_problem = load_logins()
     warnings += [netrc_problem] if netrc_problem is not None else []
     warnings += _drive_burst(specs, options, spelled)
+    return plan_of(specs, options, warnings, request.shard, entries)
+
+
+def plan_of(
+    specs: list[FileSpec],
+    options: Options,
+    warnings: list[str] | None = None,
+    shard: tuple[int, int] | None = None,
+    entries: int | None = None,
+) -> Plan:
+    """The Plan for files already chosen (the demo's own dataset; a request's share)."""
     items = planning.plan(specs, options)
-    return Plan(items, options, warnings, request.shard, entries)
+    return Plan(items, options, warnings or [], shard, len(specs) if entries is None else entries)
 
 
 def run(plan: Plan, observer: Observer, launched: Launch | None = None) -> runner.RunReport:
