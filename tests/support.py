@@ -70,6 +70,11 @@ def same_bytes(served: Path, out: Path, files: Sequence[DataFile]) -> bool:
     return all((out / f.path).read_bytes() == (served / f.path).read_bytes() for f in files)
 
 
+def landed(root: Path) -> list[str]:
+    """Every file under ``root``, as sorted POSIX paths relative to it."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
 def leftovers(out: Path) -> list[Path]:
     return [p for p in out.rglob("*") if p.name.endswith((".evio-part", ".evio-state"))]
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import leftovers, run_cli, write_manifest
+from support import landed, leftovers, run_cli, write_manifest
 
 from evio_fetch.engine import shard_env
 from evio_fetch.engine.loopback.dataset import DataFile
@@ -26,10 +26,6 @@ SCHEDULER_VARIABLES = (
 def manifest_for(tmp_path: Path, files: list[DataFile], server: ServerThread) -> Path:
     entries = [(server.url_for(f.path), f"data/{f.path}", f) for f in files]
     return write_manifest(tmp_path / "m.json", entries)
-
-
-def landed(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
 def test_the_shards_of_a_manifest_fetch_every_file_exactly_once(
