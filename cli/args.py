@@ -15,7 +15,7 @@ from evio_fetch.engine import spelling
 from evio_fetch.engine.credentials import parse_headers
 from evio_fetch.engine.errors import UsageError
 from evio_fetch.engine.model import DEFAULT_DRIVE_URL, Options
-from evio_fetch.engine.option_checks import OptionRefused, check_option, checked_options
+from evio_fetch.engine.option_checks import OptionRefused, check_option, checked_options, span
 from evio_fetch.engine.ratelimit import parse_rate
 from evio_fetch.engine.reach import checked_ca_bundle, checked_proxy
 from evio_fetch.engine.redaction import redact_url
@@ -139,21 +139,23 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count("segments"),
         default=DEFAULTS.segments,
         metavar="N",
-        help="byte-range connections per file; small files use fewer (default: 4)",
+        help=f"byte-range connections per file, {span('segments')}; small files use fewer "
+        f"(default: {DEFAULTS.segments})",
     )
     add(
         "--concurrency",
         type=_count("concurrency"),
         default=DEFAULTS.concurrency,
         metavar="N",
-        help="files downloading at once, across all workers (default: 3)",
+        help=f"files downloading at once, across all workers, {span('concurrency')} "
+        f"(default: {DEFAULTS.concurrency})",
     )
     add(
         "--workers",
         type=_count("workers"),
         default=DEFAULTS.workers,
         metavar="N",
-        help="worker processes (default: the number of CPUs)",
+        help=f"worker processes, {span('workers')} (default: the number of CPUs)",
     )
     add("-y", "--yes", action="store_true", help="do not ask for confirmation")
     add(
@@ -196,14 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count("retries"),
         default=DEFAULTS.retries,
         metavar="N",
-        help="attempts per request for transient failures (default: 5)",
+        help=f"attempts per request for transient failures, {span('retries')} "
+        f"(default: {DEFAULTS.retries})",
     )
     add(
         "--timeout",
         type=_option("timeout", float, "a number of seconds"),
         default=DEFAULTS.timeout,
         metavar="SECONDS",
-        help="abandon a connection that receives nothing for this long (default: 30)",
+        help="abandon a connection that receives nothing for this long, "
+        f"{span('timeout')} (default: {DEFAULTS.timeout:g})",
     )
     add(
         "--max-speed",

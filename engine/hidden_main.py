@@ -7,6 +7,9 @@ processes of its own while it starts up, and dies. Workers need nothing of the c
 module (their target lives in ``worker_entry``), so while one is started the spawn machinery
 is shown a stand-in ``__main__`` with neither a file nor a module name: the child imports
 nothing for it, whatever ran the parent (a script, ``-m``, ``-c``, stdin or a notebook).
+
+The stand-in is in place only while a process starts (a few milliseconds, under a lock): code
+on another thread that looks ``__main__`` up in ``sys.modules`` at that moment sees it.
 """
 
 from __future__ import annotations

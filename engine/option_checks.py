@@ -53,6 +53,15 @@ def _bounds(name: str) -> tuple[float | None, float | None]:
     return None, None
 
 
+def span(name: str) -> str:
+    """``1 to 64``, or ``above 0, at most 86400``: the limits, for a help text."""
+    return (
+        limit_text(name)
+        .removeprefix("must be a whole number from ")
+        .removeprefix("must be a number of seconds ")
+    )
+
+
 def limit_text(name: str) -> str:
     """``must be a whole number from 1 to 64``: the option's limits in words."""
     info = _info(name)

@@ -10,7 +10,7 @@ import pytest
 from evio_fetch.cli.args import build_parser, parse
 from evio_fetch.engine import UsageError, fetch
 from evio_fetch.engine.model import Options
-from evio_fetch.engine.option_checks import _bounds, limit_text, limited
+from evio_fetch.engine.option_checks import _bounds, limit_text, limited, span
 
 # Each limited option just outside its limits, as the CLI writes it and as the API takes it.
 CASES = [
@@ -72,3 +72,10 @@ def test_the_cli_and_the_api_default_to_the_declared_values() -> None:
 def test_the_limits_are_the_declarations() -> None:
     assert _bounds("segments") == (1, 64) and limit_text("segments").endswith("from 1 to 64")
     assert limit_text("timeout").startswith("must be a number of seconds above 0")
+
+
+def test_the_help_states_the_declared_limits() -> None:
+    shown = " ".join(build_parser().format_help().split())
+    for name in limited():
+        if name != "max_speed":  # a rate's help explains its units instead
+            assert f"--{name} " in shown and span(name) in shown, name
