@@ -9,6 +9,7 @@ its mistakes are refused in the same words, each name written as the caller writ
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from evio_fetch.engine.netrc_file import load_logins
 from evio_fetch.engine.observer import Observer
 from evio_fetch.engine.pool import Launch
 from evio_fetch.engine.request import Request, check_request
+from evio_fetch.engine.sidecars import STATE_SUFFIX, part_path
 from evio_fetch.engine.sources import specs_from_sources
 from evio_fetch.engine.spelling import Spelling
-from evio_fetch.engine.state import spec_from_state
+from evio_fetch.engine.state import spec_from_state, target_of
 
 # Google Drive answers more files at once than this with its quota page.
 DRIVE_BURST_LIMIT = 5
@@ -81,6 +83,9 @@ def _specs(
     request: Request, directory: Path, spelled: Spelling
 ) -> tuple[list[FileSpec], list[str]]:
     if request.resume_state is not None:
+        finished = _finished_download(request.resume_state)
+        if finished is not None:
+            return [finished], []
         try:
             return [spec_from_state(request.resume_state)], []
         except StateError as error:
@@ -93,6 +98,27 @@ def _specs(
     assert request.manifest is not None, "check_request let one through"
     manifest = load_manifest(request.manifest, directory)
     return manifest.entries, list(manifest.warnings)
+
+
+def _finished_download(state: Path) -> FileSpec | None:
+    """The target of a state file that is gone while the target is in place, with no partial
+    download beside it: that download finished (its state is removed as the file lands), so
+    running ``--resume-state`` again finds it present rather than failing to read the state."""
+    if os.path.lexists(state):
+        return None
+    try:
+        target = target_of(state.absolute())
+    except StateError:
+        return None  # not a state file's name: refused as such below
+    if os.path.lexists(part_path(target)) or not target.is_file() or target.is_symlink():
+        return None
+    return FileSpec(
+        index=0,
+        label=str(state)[: -len(STATE_SUFFIX)],
+        target=str(target),
+        output_dir=str(target.parent),
+        size=target.stat().st_size,
+    )
 
 
 def _drive_burst(specs: list[FileSpec], options: Options, spelled: Spelling) -> list[str]:

@@ -84,6 +84,12 @@ def test_resume_state_finishes_one_download(dataset: Dataset, tmp_path: Path) ->
     assert result.outcome == "downloaded" and result.resumed > 0
     assert (tmp_path / "c.dat").read_bytes() == (served / big.path).read_bytes()
     assert leftovers(tmp_path) == []
+    # Asked again, the state is gone with the download that finished: the file is present.
+    again = fetch(resume_state=state)
+    assert [r.outcome for r in again.results] == ["present"]
+    cli = run_cli("--resume-state", str(state), "--yes", cwd=tmp_path)
+    assert cli.returncode == 0, cli.stderr
+    assert "1 already present" in cli.stderr and "cannot read" not in cli.stderr
 
 
 @pytest.mark.parametrize(
