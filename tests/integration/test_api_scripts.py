@@ -21,12 +21,13 @@ Dataset = tuple[Path, list[DataFile]]
 SCRIPT = """\
 import sys
 from pathlib import Path
-from evio_fetch.engine import fetch
+import asyncio
+from evio_fetch.engine import fetch, fetch_async
 
 here = Path({here!r})
 with open(here / "side-effect.txt", "a") as log:
     log.write("ran\\n")
-report = fetch({urls!r}, output_dir=here / "out", workers=2, concurrency=3)
+report = {call}
 print(report)
 sys.exit(0 if report.ok else 1)
 """
@@ -34,7 +35,7 @@ sys.exit(0 if report.ok else 1)
 
 def command(how: str, here: Path, code: str) -> tuple[list[str], str | None]:
     """The command line for ``how``, and what goes to its stdin."""
-    if how == "file":
+    if how in ("file", "file, asyncio"):
         (here / "plain.py").write_text(code)
         return [sys.executable, str(here / "plain.py")], None
     if how == "module":
@@ -45,13 +46,16 @@ def command(how: str, here: Path, code: str) -> tuple[list[str], str | None]:
     return [sys.executable, "-"], code
 
 
-@pytest.mark.parametrize("how", ["file", "module", "-c", "stdin"])
+@pytest.mark.parametrize("how", ["file", "file, asyncio", "module", "-c", "stdin"])
 def test_a_script_without_a_main_guard_runs_once_and_fetches_everything(
     how: str, dataset: Dataset, server: ServerThread, tmp_path: Path
 ) -> None:
     served, files = dataset
     chosen = [f for f in files if 0 < f.size < 16 * MIB]  # several files, a few MiB
-    code = SCRIPT.format(here=str(tmp_path), urls=[server.url_for(f.path) for f in chosen])
+    arguments = f'{[server.url_for(f.path) for f in chosen]!r}, output_dir=here / "out", workers=2'
+    # fetch_async starts the workers from a thread of its own, while the loop runs.
+    call = f"asyncio.run(fetch_async({arguments}))" if "asyncio" in how else f"fetch({arguments})"
+    code = SCRIPT.format(here=str(tmp_path), call=call)
     argv, stdin = command(how, tmp_path, code)
     run = subprocess.run(
         argv,
