@@ -84,10 +84,8 @@ def chosen_shard(
     """``"2/4"``, ``(2, 4)`` or ``"auto"`` (from a job array's environment) as (K, N)."""
     if given is None:
         return None
-    if isinstance(given, str):
-        return (
-            shard_from_environment(env)
-            if given.strip().lower() == AUTO
-            else (sharding.parse_shard(given))
-        )
-    return sharding.parse_shard(f"{given[0]}/{given[1]}")
+    if isinstance(given, str) and given.strip().lower() == AUTO:
+        return shard_from_environment(env)
+    # A pair is checked as the K/N it stands for, by the same rules and in the same words.
+    text = given if isinstance(given, str) else f"{given[0]}/{given[1]}"
+    return sharding.parse_shard(text)
