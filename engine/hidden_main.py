@@ -30,9 +30,12 @@ def main_hidden() -> Iterator[None]:
     """Within the block, ``sys.modules['__main__']`` is the stand-in; the caller's own main
     module is back in place as soon as the block ends, however it ends."""
     with _LOCK:
-        real = sys.modules["__main__"]
+        real = sys.modules.get("__main__")  # an embedding program may have none
         sys.modules["__main__"] = _STAND_IN
         try:
             yield
         finally:
-            sys.modules["__main__"] = real
+            if real is None:
+                del sys.modules["__main__"]
+            else:
+                sys.modules["__main__"] = real
