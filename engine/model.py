@@ -9,7 +9,7 @@ from typing import Literal
 
 import msgspec
 
-from evio_fetch.engine.checksums import Checksum
+from evio_fetch.engine.checksums import Algorithm, Checksum
 from evio_fetch.engine.errors import EvioError
 from evio_fetch.engine.redaction import scrub_urls
 
@@ -173,6 +173,9 @@ class Started(msgspec.Struct, frozen=True, tag=True):
     size: int | None
     connections: int
     done: int = 0
+    # The whole file came in the probe's answer and the worker hashes it from memory: the
+    # parent reads nothing, and Done carries the digests.
+    whole: bool = False
 
 
 class Progress(msgspec.Struct, frozen=True, tag=True):
@@ -193,7 +196,9 @@ class Named(msgspec.Struct, frozen=True, tag=True):
 
 
 class Written(msgspec.Struct, frozen=True, tag=True):
-    """Every byte is on disk and flushed; the worker waits for the parent's verdict."""
+    """Every byte is on disk and flushed; the worker waits for the parent's verdict. For a
+    file that came ``whole``: every byte is in the worker's memory and matches the
+    manifest's digests; no verdict is awaited, and the file lands with its batch."""
 
     file: int
     size: int
@@ -211,6 +216,8 @@ class Done(msgspec.Struct, frozen=True, tag=True):
     size_verified: bool = True
     # The sources that served its bytes (a URL with its secrets hidden, or a Drive file ID).
     sources: tuple[str, ...] = ()
+    # Of a file that came whole: its digests, by algorithm, as the worker computed them.
+    digests: dict[Algorithm, str] | None = None
 
 
 class Warned(msgspec.Struct, frozen=True, tag=True):

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine import state as state_file
-from evio_fetch.engine.checksums import Algorithm, Checksum, expected, first_mismatch
+from evio_fetch.engine.checksums import Algorithm, Checksum
 from evio_fetch.engine.claims import NameClaims
-from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError, EvioError
+from evio_fetch.engine.errors import DownloadError, EvioError
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -54,7 +54,7 @@ from evio_fetch.engine.pool import (
 )
 from evio_fetch.engine.provenance import identity
 from evio_fetch.engine.redaction import scrub_urls
-from evio_fetch.engine.verify import HashPool, PrefixHasher
+from evio_fetch.engine.verify import HashPool, PrefixHasher, algorithms_for, mismatch
 
 if TYPE_CHECKING:
     from multiprocessing.connection import _ConnectionBase as Channel
@@ -287,9 +287,11 @@ class _Run:
         active.target = event.target
         active.written, active.judged = None, False
         active.resumed = event.done
-        # SHA256 always: it names the bytes in the report, whatever the manifest checks.
-        algorithms = ["sha256", *(c.algorithm for c in _wanted(active.spec))]
-        active.hasher = self._hashes.hasher(event.part, self._wake, algorithms)
+        if event.whole:
+            active.hasher = None  # the worker hashes it from memory
+        else:
+            algorithms = algorithms_for(active.spec)
+            active.hasher = self._hashes.hasher(event.part, self._wake, algorithms)
         self._observer.started(active.spec, event.target, event.size, event.done)
 
     def _on_written(self, active: _Active, event: Written) -> None:
@@ -297,11 +299,13 @@ class _Run:
         active.done = event.size
         self._observer.advanced(active.spec, event.size)
         self._observer.verifying(active.spec)
-        assert active.hasher is not None, "Written comes after Started"
+        if active.hasher is None:
+            active.judged = True  # it came whole: the worker has checked it already
+            return
         active.hasher.finish(event.size)
 
     def _on_done(self, active: _Active, event: Done) -> None:
-        digests = None
+        digests = event.digests
         # A file found present was not fetched: no byte of it was hashed.
         if active.hasher is not None and event.outcome != "present":
             digests = active.hasher.digests
@@ -333,16 +337,8 @@ class _Run:
         if hasher.error is not None:
             return to_failure(DownloadError(hasher.error))
         assert hasher.digests is not None, "a finished hasher has digests or an error"
-        mismatch = first_mismatch(_wanted(active.spec), hasher.digests)
-        if mismatch is None:
-            return None
-        wanted, got = mismatch
-        return to_failure(
-            ChecksumMismatchError(
-                f"{active.spec.label}: {wanted.shown} mismatch: got {got}, expected {wanted.hex}",
-                "the file differs from the manifest's; if the source changed, update it",
-            )
-        )
+        error = mismatch(active.spec, hasher.digests)
+        return None if error is None else to_failure(error)
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -393,10 +389,6 @@ def _with_kept(result: FileResult, active: _Active) -> FileResult:
     target = active.target or active.spec.target
     kept = state_file.kept_bytes(Path(target)) if target is not None else 0
     return msgspec.structs.replace(result, kept=kept, resumed=active.resumed)
-
-
-def _wanted(spec: FileSpec) -> list[Checksum]:
-    return expected(spec.sha256, spec.checksum)
 
 
 def _found(

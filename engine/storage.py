@@ -20,7 +20,12 @@ from evio_fetch.engine.errors import (
     EvioError,
 )
 from evio_fetch.engine.platform_io import PLATFORM, PlatformIO, allocated, extend
-from evio_fetch.engine.safe_paths import check_same_file, make_directories, open_regular
+from evio_fetch.engine.safe_paths import (
+    VerifiedDirectories,
+    check_same_file,
+    make_directories,
+    open_regular,
+)
 
 # A run that was just killed may take a moment to let go of its files: wait that long for
 # the lock before calling the target busy.
@@ -89,12 +94,19 @@ class PartFile:
     written, flushed and locked (engine.platform_io)."""
 
     def __init__(
-        self, path: Path, root: Path | None = None, platform: PlatformIO = PLATFORM
+        self,
+        path: Path,
+        root: Path | None = None,
+        platform: PlatformIO = PLATFORM,
+        directories: VerifiedDirectories | None = None,
     ) -> None:
         self.path = path
         self.platform = platform
         try:
-            make_directories(root or path.parent, path.parent)
+            if directories is not None:
+                directories.make(root or path.parent, path.parent)
+            else:
+                make_directories(root or path.parent, path.parent)
             self.fd, self.created = _open_or_create(path, platform)
         except OSError as error:
             raise disk_error(error, path, "creating it") from None
@@ -203,17 +215,22 @@ class PartFile:
         a name, not the bytes that were checked. Windows renames no open file: there the
         file is closed first, and its lock is let go a moment before the rename."""
         try:
-            check_same_file(self.path, self.fd)
-            if not self.platform.rename_open:
-                self.close()
-            os.replace(self.path, target)
-            if cleanup is not None:
-                cleanup()
+            self.rename_into_place(target, cleanup)
             sync_directory(target.parent, self.platform)
         except OSError as error:
             raise disk_error(error, target, "moving the finished file into place") from None
         finally:
             self.close()
+
+    def rename_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
+        """``move_into_place`` without the flush of the directory, for a caller that makes
+        several renames durable at once. Raises OSError (and UnsafePathError)."""
+        check_same_file(self.path, self.fd)
+        if not self.platform.rename_open:
+            self.close()
+        os.replace(self.path, target)
+        if cleanup is not None:
+            cleanup()
 
 
 def _open_or_create(path: Path, platform: PlatformIO) -> tuple[int, bool]:

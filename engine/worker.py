@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine.fetcher import Context, Download, fetch
+from evio_fetch.engine.landing import Lander
 from evio_fetch.engine.model import (
     Batch,
     Command,
@@ -93,6 +94,7 @@ class Worker:
                     self._verdict,
                     self._place,
                     drive_gate=self._budgets.drive,
+                    lander=Lander(),
                 )
                 reporter = asyncio.create_task(self._report_progress())
                 await self._stopping.wait()
