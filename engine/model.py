@@ -256,7 +256,9 @@ class Batch(msgspec.Struct, frozen=True, tag=True):
 
 
 class Job(msgspec.Struct, frozen=True, tag=True):
-    spec: FileSpec
+    """Files for the worker to download: every one handed to it at once, in one message."""
+
+    specs: list[FileSpec]
 
 
 class Verdict(msgspec.Struct, frozen=True, tag=True):

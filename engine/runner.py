@@ -193,12 +193,16 @@ class _Run:
     # Scheduling ----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        handed: dict[int, tuple[WorkerHandle, list[FileSpec]]] = {}
         while self._queue and self._has_room():
             spec = self._queue.popleft()
             worker = self._least_busy_worker()
             worker.files.add(spec.index)
             self._active[spec.index] = _Active(spec, worker, time.monotonic())
-            worker.send(Job(spec))
+            handed.setdefault(id(worker), (worker, []))[1].append(spec)
+        # One message per worker, however many files it was given.
+        for worker, specs in handed.values():
+            worker.send(Job(specs))
 
     def _has_room(self) -> bool:
         """Whether another file may start. A file whose bytes are all written no longer
