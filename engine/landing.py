@@ -42,7 +42,9 @@ class _Landing:
 
 class Lander:
     """Lands whole small files for one worker, in batches run on a thread: while one batch is
-    flushed, the next gathers."""
+    flushed, the next gathers. One flush serves two batches: it makes the bytes of the
+    batch just written durable, and with them the renames of the batch before, which are
+    reported landed then; the new batch is renamed after it."""
 
     def __init__(self, platform: PlatformIO = PLATFORM) -> None:
         self._platform = platform
@@ -61,13 +63,24 @@ class Lander:
         await asyncio.shield(done)
 
     async def _run(self) -> None:
+        renamed: list[_Landing] = []
+        batch: list[_Landing] = []
         try:
-            while self._waiting:
+            while self._waiting or renamed:
                 batch = self._waiting[:MOST_PER_BATCH]
                 del self._waiting[:MOST_PER_BATCH]
-                await asyncio.to_thread(land_batch, batch, self._platform, self._directories)
+                args = (batch, renamed, self._platform, self._directories)
+                landed, renamed = renamed, await asyncio.to_thread(land_batch, *args)
+                for item in landed:
+                    _settle(item)  # the flush made its name durable, or it failed
                 for item in batch:
-                    _settle(item)
+                    if item.error is not None:
+                        _settle(item)
+        except Exception as error:  # noqa: BLE001  a bug: fail the files, never leave them waiting
+            for item in [*renamed, *batch, *self._waiting]:
+                item.error = item.error or error
+                _settle(item)
+            self._waiting.clear()
         finally:
             self._running = None
 
@@ -82,28 +95,45 @@ def _settle(item: _Landing) -> None:
 
 
 def land_batch(
-    batch: list[_Landing], platform: PlatformIO, directories: VerifiedDirectories
-) -> None:
-    """Land every file of ``batch`` that can be, setting ``error`` on each that cannot."""
+    batch: list[_Landing],
+    renamed: list[_Landing],
+    platform: PlatformIO,
+    directories: VerifiedDirectories,
+) -> list[_Landing]:
+    """Write every file of ``batch``, then make their bytes durable together with the names
+    of ``renamed`` (the previous batch, renamed after its own flush), then rename the new
+    ones into place; returns those renamed, whose names the next flush makes durable. Sets
+    ``error`` on each file that fails."""
     written = [item for item in batch if _write(item, platform, directories)]
     try:
-        _step(written, "flushing to disk", lambda: platform.flush_files(_fds(written)))
-        moved = [item for item in written if _rename(item)]
         _step(
-            moved,
-            "moving the finished file into place",
-            lambda: platform.sync_names(_fds(moved), (i.target.parent for i in moved)),
+            [*written, *renamed],
+            "flushing to disk",
+            lambda: platform.flush_batch(_fds(written), _fds(renamed), _parents(renamed)),
         )
+        return [item for item in written if _rename(item)]
     finally:
+        for item in renamed:
+            _close(item)  # its name is durable now (or it failed)
         for item in batch:
-            if item.part is not None:
-                if item.error is not None:
-                    item.part.discard()
-                item.part.close()
+            if item.error is not None:
+                _close(item)
+
+
+def _close(item: _Landing) -> None:
+    if item.part is None:
+        return
+    if item.error is not None:
+        item.part.discard()  # its part file, if it is still there; never its target
+    item.part.close()
 
 
 def _fds(items: list[_Landing]) -> list[int]:
     return [item.part.fd for item in items if item.part is not None and item.part.fd >= 0]
+
+
+def _parents(items: list[_Landing]) -> list[Path]:
+    return [item.target.parent for item in items]
 
 
 def _step(items: list[_Landing], doing: str, call: Callable[[], None]) -> None:

@@ -145,26 +145,19 @@ class PlatformIO:
         finally:
             os.close(fd)
 
-    def flush_files(self, fds: Sequence[int]) -> None:
-        """Make the bytes of every file open as ``fds`` durable: one ``syncfs`` per file
-        system they lie on where there is one (a single journal commit for the batch), else
-        each file's own flush."""
+    def flush_batch(
+        self, written: Sequence[int], renamed: Sequence[int], directories: Iterable[Path]
+    ) -> None:
+        """Make durable at once the bytes of the files open as ``written`` and the renames of
+        those open as ``renamed`` into ``directories``: one ``syncfs`` per file system they
+        lie on where there is one (a single journal commit), else a flush of each written
+        file and of each distinct directory."""
         if self.flush_many == "syncfs" and _libc_syncfs() is not None:
-            for fd in _one_per_device(fds):
+            for fd in _one_per_device([*written, *renamed]):
                 _syncfs(fd)
             return
-        for fd in fds:
+        for fd in written:
             self.flush_data(fd)
-
-    def sync_names(self, fds: Sequence[int], directories: Iterable[Path]) -> None:
-        """Make renames into ``directories`` durable, the files open as ``fds`` among them:
-        one ``syncfs`` per file system, else one flush of each distinct directory."""
-        if not self.sync_directories:
-            return
-        if self.flush_many == "syncfs" and _libc_syncfs() is not None:
-            for fd in _one_per_device(fds):
-                _syncfs(fd)
-            return
         for directory in dict.fromkeys(directories):
             self.sync_directory(directory)
 

@@ -61,6 +61,10 @@ if TYPE_CHECKING:
 
 # Files in flight, downloading or finishing, per file allowed to download at once.
 FINISHING_ROOM = 2
+# Files that came whole wait in their worker's memory for a batch to land them: as many as
+# this per file allowed to download at once, holding at most WHOLE_BYTES together.
+WHOLE_ROOM = 8
+WHOLE_BYTES = 64 * 1024 * 1024
 
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
 
@@ -81,6 +85,8 @@ class _Active:
     hasher: PrefixHasher | None = None
     written: int | None = None
     judged: bool = False
+    # It came whole: the worker holds it in memory until its batch lands.
+    whole: bool = False
     done: int = 0
     # Bytes already on disk when the latest attempt started (an earlier run's).
     resumed: int = 0
@@ -209,8 +215,17 @@ class _Run:
         downloads (its hash, flush and rename remain), so the next one starts then; files
         finishing are bounded too, so a slow disk cannot pile up open files."""
         limit = self._options.concurrency
-        downloading = sum(1 for active in self._active.values() if active.written is None)
-        return downloading < limit and len(self._active) < FINISHING_ROOM * limit
+        downloading = finishing = landing = held = 0
+        for active in self._active.values():
+            if active.written is None:
+                downloading += 1
+            elif active.whole:
+                landing, held = landing + 1, held + active.written
+            else:
+                finishing += 1
+        if landing >= WHOLE_ROOM * limit or held >= WHOLE_BYTES:
+            return False
+        return downloading < limit and downloading + finishing < FINISHING_ROOM * limit
 
     def _least_busy_worker(self) -> WorkerHandle:
         self._workers = [w for w in self._workers if w.alive]
@@ -291,6 +306,7 @@ class _Run:
         active.target = event.target
         active.written, active.judged = None, False
         active.resumed = event.done
+        active.whole = event.whole
         if event.whole:
             active.hasher = None  # the worker hashes it from memory
         else:
