@@ -108,6 +108,8 @@ class PartFile:
             else:
                 make_directories(root or path.parent, path.parent)
             self.fd, self.created = _open_or_create(path, platform)
+            # The size reserved by this run (None: nothing yet, or cut since).
+            self.reserved: int | None = None
         except OSError as error:
             raise disk_error(error, path, "creating it") from None
         if not platform.try_lock(self.fd):
@@ -145,7 +147,10 @@ class PartFile:
         free, and a reservation that fails anyway (space taken meanwhile, the file system's
         own overhead) is cut back to the old size, giving back what it took beyond it: ext4
         and XFS keep the blocks of a failed reservation. Where the platform cannot reserve,
-        the file is only extended, and a lack of space shows when a write finds none."""
+        the file is only extended, and a lack of space shows when a write finds none. A
+        size already reserved is not reserved again."""
+        if self.reserved == size:
+            return
         before = os.fstat(self.fd)
         needed = size - allocated(before)
         free = free_space(self.path.parent)
@@ -154,11 +159,11 @@ class PartFile:
         try:
             self.platform.reserve_space(self.fd, size)
         except OSError as error:
-            if error.errno in _NOT_SUPPORTED:
-                self._extend(size)  # a file system that reserves nothing: extended only
-                return
-            self.truncate(before.st_size)
-            raise self._reserve_error(error, needed) from None
+            if error.errno not in _NOT_SUPPORTED:
+                self.truncate(before.st_size)
+                raise self._reserve_error(error, needed) from None
+            self._extend(size)  # a file system that reserves nothing: extended only
+        self.reserved = size
 
     def _reserve_error(self, error: OSError, needed: int) -> EvioError:
         if error.errno in _NO_SPACE:
@@ -166,6 +171,7 @@ class PartFile:
         return disk_error(error, self.path, "reserving space")
 
     def truncate(self, size: int) -> None:
+        self.reserved = None
         try:
             os.ftruncate(self.fd, size)
         except OSError as error:
