@@ -25,8 +25,8 @@ from evio_fetch.engine.safe_paths import VerifiedDirectories
 from evio_fetch.engine.sidecars import part_path, state_path
 from evio_fetch.engine.storage import PartFile, disk_error
 
-# At most this many files share one flush: a batch's files wait for its slowest step.
-MOST_PER_BATCH = 256
+# At most this many files share one flush (and are open at once, their locks held).
+MOST_PER_BATCH = 64
 
 
 @dataclass(slots=True, eq=False)
@@ -103,21 +103,19 @@ def land_batch(
     """Write every file of ``batch``, then make their bytes durable together with the names
     of ``renamed`` (the previous batch, renamed after its own flush), then rename the new
     ones into place; returns those renamed, whose names the next flush makes durable. Sets
-    ``error`` on each file that fails."""
+    ``error`` on each file that fails. A file's descriptor (and lock) is held from its
+    creation to its rename, no longer."""
     written = [item for item in batch if _write(item, platform, directories)]
     try:
         _step(
             [*written, *renamed],
             "flushing to disk",
-            lambda: platform.flush_batch(_fds(written), _fds(renamed), _parents(renamed)),
+            lambda: platform.flush_batch(_fds(written), _parents(renamed)),
         )
         return [item for item in written if _rename(item)]
     finally:
-        for item in renamed:
-            _close(item)  # its name is durable now (or it failed)
         for item in batch:
-            if item.error is not None:
-                _close(item)
+            _close(item)
 
 
 def _close(item: _Landing) -> None:

@@ -145,16 +145,13 @@ class PlatformIO:
         finally:
             os.close(fd)
 
-    def flush_batch(
-        self, written: Sequence[int], renamed: Sequence[int], directories: Iterable[Path]
-    ) -> None:
-        """Make durable at once the bytes of the files open as ``written`` and the renames of
-        those open as ``renamed`` into ``directories``: one ``syncfs`` per file system they
-        lie on where there is one (a single journal commit), else a flush of each written
-        file and of each distinct directory."""
+    def flush_batch(self, written: Sequence[int], directories: Iterable[Path]) -> None:
+        """Make durable at once the bytes of the files open as ``written`` and the renames
+        made into ``directories``: one ``syncfs`` per file system they lie on where there is
+        one (a single journal commit), else a flush of each written file and of each distinct
+        directory."""
         if self.flush_many == "syncfs" and _libc_syncfs() is not None:
-            for fd in _one_per_device([*written, *renamed]):
-                _syncfs(fd)
+            _syncfs_each_device(written, dict.fromkeys(directories), self.open_flags)
             return
         for fd in written:
             self.flush_data(fd)
@@ -266,12 +263,22 @@ def _syncfs(fd: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-def _one_per_device(fds: Sequence[int]) -> list[int]:
-    """One descriptor of each file system among ``fds``."""
-    devices: dict[int, int] = {}
+def _syncfs_each_device(fds: Sequence[int], directories: Iterable[Path], flags: int) -> None:
+    """One ``syncfs`` for each file system that holds one of ``fds`` or ``directories``."""
+    devices: dict[int, int | Path] = {}
     for fd in fds:
         devices.setdefault(os.fstat(fd).st_dev, fd)
-    return list(devices.values())
+    for directory in directories:
+        devices.setdefault(os.stat(directory).st_dev, directory)
+    for found in devices.values():
+        if isinstance(found, int):
+            _syncfs(found)
+            continue
+        fd = os.open(found, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | flags)
+        try:
+            _syncfs(fd)
+        finally:
+            os.close(fd)
 
 
 def _rmdir_through_descriptors(base: str, parts: Sequence[str], no_follow: int) -> None:

@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 FINISHING_ROOM = 2
 # Files that came whole wait in their worker's memory for a batch to land them: as many as
 # this per file allowed to download at once, holding at most WHOLE_BYTES together.
-WHOLE_ROOM = 8
+WHOLE_ROOM = 4
 WHOLE_BYTES = 64 * 1024 * 1024
 
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")

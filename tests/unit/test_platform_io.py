@@ -88,7 +88,7 @@ def test_a_batch_is_flushed_whichever_way_is_chosen(tmp_path: Path, kind: str) -
         for fd in fds:
             os.write(fd, b"data")
         os.rename(paths[0], tmp_path / "moved.bin")
-        chosen.flush_batch(fds[1:], fds[:1], [tmp_path])
+        chosen.flush_batch(fds[1:], [tmp_path])
     finally:
         for fd in fds:
             os.close(fd)
