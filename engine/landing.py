@@ -149,32 +149,36 @@ def _step(items: list[_Landing], doing: str, call: Callable[[], None]) -> None:
 def _write(item: _Landing, platform: PlatformIO, directories: VerifiedDirectories) -> bool:
     """Create the partial file, write the body at once and mark its source. A partial file a
     crashed run left there is taken over (its sidecars removed); one just made has none."""
-    try:
+
+    def write() -> None:
         part = item.part = PartFile(part_path(item.target), item.root, platform, directories)
         if not part.created:
             state_file.discard(state_path(item.target))
             part.truncate(len(item.body))
         part.write_at(item.body, 0)
         provenance.mark(part.fd, item.spec)
-    except EvioError as error:
-        item.error = error
-        return False
-    except OSError as error:
-        item.error = disk_error(error, item.target, "writing")
-        return False
-    return True
+
+    return _one(item, "writing", write)
 
 
 def _rename(item: _Landing) -> bool:
-    assert item.part is not None, "only written files are renamed"
+    part = item.part
+    assert part is not None, "only written files are renamed"
     if item.error is not None:
         return False
+    return _one(
+        item, "moving the finished file into place", lambda: part.rename_into_place(item.target)
+    )
+
+
+def _one(item: _Landing, doing: str, call: Callable[[], None]) -> bool:
+    """``call`` for one file; False, with the file's ``error`` set, when it fails."""
     try:
-        item.part.rename_into_place(item.target)
+        call()
     except EvioError as error:
         item.error = error
         return False
     except OSError as error:
-        item.error = disk_error(error, item.target, "moving the finished file into place")
+        item.error = disk_error(error, item.target, doing)
         return False
     return True
