@@ -246,7 +246,7 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                 return Failed(spec.index, placed.failure)
             if placed is not None:
                 target = download.placed = Path(placed.target)
-        if target is not None and ctx.lander is not None and _comes_whole(download, target):
+        if target is not None and ctx.lander is not None and _comes_whole(download):
             return await _fetch_whole(download, ctx, ctx.lander, target)
         if target is not None:
             part = await PartFile.acquire(part_path(target), _root(spec))
@@ -288,16 +288,13 @@ async def _attempt(download: Download, ctx: Context) -> Event:
             part.close()
 
 
-def _comes_whole(download: Download, target: Path) -> bool:
-    """Whether the probe's answer will hold the whole file (the manifest's size fits in it),
-    with nothing beside the target to resume: then it takes the short way."""
+def _comes_whole(download: Download) -> bool:
+    """Whether the probe's answer will hold the whole file (the manifest's size fits in it):
+    then it takes the short way. Nothing beside its target can be resumed: a state is kept
+    only for a file larger than one probe (a state of another size describes another
+    download), and the short way removes what it finds there (engine.landing)."""
     size = download.spec.size
-    if size is None or size > PROBE_SPAN or download.one_stream:
-        return False
-    try:
-        return not check_regular_or_absent(state_path(target))
-    except UnsafePathError:
-        return False  # refused by name on the usual way
+    return size is not None and size <= PROBE_SPAN and not download.one_stream
 
 
 async def _fetch_whole(download: Download, ctx: Context, lander: Lander, target: Path) -> Event:

@@ -21,7 +21,7 @@ from evio_fetch.engine import state as state_file
 from evio_fetch.engine.errors import EvioError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
-from evio_fetch.engine.safe_paths import VerifiedDirectories
+from evio_fetch.engine.safe_paths import VerifiedDirectories, check_regular_or_absent
 from evio_fetch.engine.sidecars import part_path, state_path
 from evio_fetch.engine.storage import PartFile, disk_error
 
@@ -148,12 +148,15 @@ def _step(items: list[_Landing], doing: str, call: Callable[[], None]) -> None:
 
 def _write(item: _Landing, platform: PlatformIO, directories: VerifiedDirectories) -> bool:
     """Create the partial file, write the body at once and mark its source. A partial file a
-    crashed run left there is taken over (its sidecars removed); one just made has none."""
+    crashed run left there is taken over, and a state beside it removed: it cannot describe
+    a file this small (a state that is no regular file of its own is refused by name)."""
 
     def write() -> None:
         part = item.part = PartFile(part_path(item.target), item.root, platform, directories)
+        state = state_path(item.target)
+        if check_regular_or_absent(state) or not part.created:
+            state_file.discard(state)
         if not part.created:
-            state_file.discard(state_path(item.target))
             part.truncate(len(item.body))
         part.write_at(item.body, 0)
         provenance.mark(part.fd, item.spec)

@@ -99,3 +99,25 @@ def test_a_verified_directory_swapped_for_a_link_outside_is_refused(tmp_path: Pa
     (root / "d").symlink_to(outside)
     with pytest.raises(UnsafePathError):
         known.make(root, root / "d")
+
+
+def test_a_state_left_without_its_part_is_removed(tmp_path: Path, platform: PlatformIO) -> None:
+    (tmp_path / "t.bin.evio-state").write_bytes(b"of a larger file")
+    outcomes = asyncio.run(land_all(Lander(platform), tmp_path, {"t.bin": b"small"}))
+    assert outcomes == [None]
+    assert (tmp_path / "t.bin").read_bytes() == b"small"
+    assert sidecars(tmp_path) == []
+
+
+def test_a_state_that_is_a_planted_link_is_refused_and_left(
+    tmp_path: Path, platform: PlatformIO
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "t.bin.evio-state").symlink_to(victim)
+    outcomes = asyncio.run(land_all(Lander(platform), root, {"t.bin": b"small"}))
+    assert isinstance(outcomes[0], UnsafePathError)
+    assert victim.read_bytes() == b"keep"
+    assert not (root / "t.bin").exists() and not (root / "t.bin.evio-part").exists()
