@@ -200,20 +200,24 @@ class _Run:
 
     def _dispatch(self) -> None:
         handed: dict[int, tuple[WorkerHandle, list[FileSpec]]] = {}
-        while self._queue and self._has_room():
+        # Counted once: every file started here is one more downloading.
+        room = self._room()
+        while self._queue and room > 0:
             spec = self._queue.popleft()
             worker = self._least_busy_worker()
             worker.files.add(spec.index)
             self._active[spec.index] = _Active(spec, worker, time.monotonic())
             handed.setdefault(id(worker), (worker, []))[1].append(spec)
+            room -= 1
         # One message per worker, however many files it was given.
         for worker, specs in handed.values():
             worker.send(Job(specs))
 
-    def _has_room(self) -> bool:
-        """Whether another file may start. A file whose bytes are all written no longer
+    def _room(self) -> int:
+        """How many more files may start. A file whose bytes are all written no longer
         downloads (its hash, flush and rename remain), so the next one starts then; files
-        finishing are bounded too, so a slow disk cannot pile up open files."""
+        finishing are bounded too, so a slow disk cannot pile up open files, and so are
+        files that came whole and wait in a worker's memory to land."""
         limit = self._options.concurrency
         downloading = finishing = landing = held = 0
         for active in self._active.values():
@@ -224,8 +228,8 @@ class _Run:
             else:
                 finishing += 1
         if landing >= WHOLE_ROOM * limit or held >= WHOLE_BYTES:
-            return False
-        return downloading < limit and downloading + finishing < FINISHING_ROOM * limit
+            return 0
+        return max(0, min(limit - downloading, FINISHING_ROOM * limit - downloading - finishing))
 
     def _least_busy_worker(self) -> WorkerHandle:
         self._workers = [w for w in self._workers if w.alive]
