@@ -49,6 +49,16 @@ async def land_all(
     return await asyncio.gather(*landings, return_exceptions=True)
 
 
+def planted_link(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A root holding ``name`` as a link to a file outside it; returns (root, that file)."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / name).symlink_to(victim)
+    return root, victim
+
+
 def sidecars(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if ".evio-" in p.name]
 
@@ -67,11 +77,7 @@ def test_many_files_land_whole_with_nothing_beside_them(
 def test_a_file_whose_part_is_a_planted_link_fails_alone(
     tmp_path: Path, platform: PlatformIO
 ) -> None:
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"keep")
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "b.bin.evio-part").symlink_to(victim)
+    root, victim = planted_link(tmp_path, "b.bin.evio-part")
     files = {"a.bin": b"first", "b.bin": b"second", "c.bin": b"third"}
     outcomes = asyncio.run(land_all(Lander(platform), root, files))
     assert outcomes[0] is None and outcomes[2] is None
@@ -112,11 +118,7 @@ def test_a_state_left_without_its_part_is_removed(tmp_path: Path, platform: Plat
 def test_a_state_that_is_a_planted_link_is_refused_and_left(
     tmp_path: Path, platform: PlatformIO
 ) -> None:
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"keep")
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "t.bin.evio-state").symlink_to(victim)
+    root, victim = planted_link(tmp_path, "t.bin.evio-state")
     outcomes = asyncio.run(land_all(Lander(platform), root, {"t.bin": b"small"}))
     assert isinstance(outcomes[0], UnsafePathError)
     assert victim.read_bytes() == b"keep"
