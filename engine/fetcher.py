@@ -17,18 +17,22 @@ from evio_fetch.engine import drive, naming, provenance
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
+from evio_fetch.engine.checksums import Digests
 from evio_fetch.engine.connections import FileWork, Pending, run_connections
 from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.errors import (
+    BodyLengthError,
     DownloadError,
     EvioError,
     RangesIgnoredError,
     RemoteChangedError,
     StateError,
     StateVersionError,
+    TransportError,
     UnsafePathError,
 )
 from evio_fetch.engine.file_sources import FileSources, Source
+from evio_fetch.engine.landing import Lander
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -42,6 +46,7 @@ from evio_fetch.engine.model import (
     Verdict,
     Warned,
     Written,
+    to_failure,
 )
 from evio_fetch.engine.probe import PROBE_SPAN, Probe, probe_headers, read_probe
 from evio_fetch.engine.redaction import redact_url
@@ -59,6 +64,7 @@ from evio_fetch.engine.sidecars import part_path, state_path
 from evio_fetch.engine.state import State
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
+from evio_fetch.engine.verify import algorithms_for, mismatch
 
 
 @dataclass(slots=True)
@@ -73,6 +79,8 @@ class Context:
     place: Callable[[int, str, int | None], Awaitable[Placed]]
     # What Google Drive allows this machine, shared by every worker.
     drive_gate: DriveGate | None = None
+    # Where files that come whole in their first answer land, in batches (None: each alone).
+    lander: Lander | None = None
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -238,6 +246,8 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                 return Failed(spec.index, placed.failure)
             if placed is not None:
                 target = download.placed = Path(placed.target)
+        if target is not None and ctx.lander is not None and _comes_whole(download):
+            return await _fetch_whole(download, ctx, ctx.lander, target)
         if target is not None:
             part = await PartFile.acquire(part_path(target), _root(spec))
             resume = _load_resume(part, target, download, ctx)
@@ -276,6 +286,58 @@ async def _attempt(download: Download, ctx: Context) -> Event:
     finally:
         if part is not None:
             part.close()
+
+
+def _comes_whole(download: Download) -> bool:
+    """Whether the probe's answer will hold the whole file (the manifest's size fits in it):
+    then it takes the short way. Nothing beside its target can be resumed: a state is kept
+    only for a file larger than one probe (a state of another size describes another
+    download), and the short way removes what it finds there (engine.landing)."""
+    size = download.spec.size
+    return size is not None and size <= PROBE_SPAN and not download.one_stream
+
+
+async def _fetch_whole(download: Download, ctx: Context, lander: Lander, target: Path) -> Event:
+    """A file that fits in the probe's answer: read into memory, hashed and checked here,
+    written once and landed with its batch (engine.landing). No reservation, no state, no
+    segments: a failure starts it over, which costs one small request."""
+    spec = download.spec
+    async with _first_answer(download, None, ctx.options.segments == 1) as (_, reply, probe):
+        size = _expected_size(spec, probe)
+        assert size is not None and size <= PROBE_SPAN, "the manifest's size, checked"
+        ctx.emit(Started(spec.index, str(target), str(part_path(target)), size, 1, whole=True))
+        body = await _whole_body(reply, probe, size)
+    digests = Digests(algorithms_for(spec))
+    digests.update(body)
+    found = digests.hexdigests()
+    wrong = mismatch(spec, found)
+    if wrong is not None:
+        return Failed(spec.index, to_failure(wrong))
+    ctx.emit(Written(spec.index, size))
+    await lander.land(spec, target, _root(spec), body)
+    used = download.file_sources().used()
+    return Done(spec.index, "downloaded", str(target), size, sources=used, digests=found)
+
+
+async def _whole_body(reply: Reply, probe: Probe, size: int) -> bytes:
+    """The answer's body, which must be ``size`` bytes (an empty file's 416 has none)."""
+    if size == 0:
+        reply.abandon()
+        return b""
+    body = bytearray()
+    async for chunk in reply.chunks():
+        body += chunk
+        if len(body) > size:
+            raise BodyLengthError(
+                f"{reply.url}: the server sent more than the file's {size} bytes",
+                "the size in the manifest may be out of date; fix it, or leave it out",
+            )
+    if len(body) < size:
+        raise TransportError(
+            f"{reply.url}: the body ended at byte {len(body)} of {size}",
+            "the connection was cut; --retries sets how often it is tried again",
+        )
+    return bytes(body)
 
 
 def _begin(download: Download) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from evio_fetch.engine.checksums import Checksum
+from evio_fetch.engine.checksums import Algorithm, Checksum
 from evio_fetch.engine.errors import EvioError
 from evio_fetch.engine.ratelimit import MAX_RATE
 from evio_fetch.engine.redaction import scrub_urls
@@ -186,6 +186,9 @@ class Started(msgspec.Struct, frozen=True, tag=True):
     size: int | None
     connections: int
     done: int = 0
+    # The whole file came in the probe's answer and the worker hashes it from memory: the
+    # parent reads nothing, and Done carries the digests.
+    whole: bool = False
 
 
 class Progress(msgspec.Struct, frozen=True, tag=True):
@@ -206,7 +209,9 @@ class Named(msgspec.Struct, frozen=True, tag=True):
 
 
 class Written(msgspec.Struct, frozen=True, tag=True):
-    """Every byte is on disk and flushed; the worker waits for the parent's verdict."""
+    """Every byte is on disk and flushed; the worker waits for the parent's verdict. For a
+    file that came ``whole``: every byte is in the worker's memory and matches the
+    manifest's digests; no verdict is awaited, and the file lands with its batch."""
 
     file: int
     size: int
@@ -224,6 +229,8 @@ class Done(msgspec.Struct, frozen=True, tag=True):
     size_verified: bool = True
     # The sources that served its bytes (a URL with its secrets hidden, or a Drive file ID).
     sources: tuple[str, ...] = ()
+    # Of a file that came whole: its digests, by algorithm, as the worker computed them.
+    digests: dict[Algorithm, str] | None = None
 
 
 class Warned(msgspec.Struct, frozen=True, tag=True):
@@ -262,7 +269,9 @@ class Batch(msgspec.Struct, frozen=True, tag=True):
 
 
 class Job(msgspec.Struct, frozen=True, tag=True):
-    spec: FileSpec
+    """Files for the worker to download: every one handed to it at once, in one message."""
+
+    specs: list[FileSpec]
 
 
 class Verdict(msgspec.Struct, frozen=True, tag=True):

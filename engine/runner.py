@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine import state as state_file
-from evio_fetch.engine.checksums import Algorithm, Checksum, expected, first_mismatch
+from evio_fetch.engine.checksums import Algorithm, Checksum
 from evio_fetch.engine.claims import NameClaims
-from evio_fetch.engine.errors import ChecksumMismatchError, DownloadError, EvioError
+from evio_fetch.engine.errors import DownloadError, EvioError
 from evio_fetch.engine.model import (
     Done,
     Event,
@@ -54,13 +54,17 @@ from evio_fetch.engine.pool import (
 )
 from evio_fetch.engine.provenance import identity
 from evio_fetch.engine.redaction import scrub_urls
-from evio_fetch.engine.verify import HashPool, PrefixHasher
+from evio_fetch.engine.verify import HashPool, PrefixHasher, algorithms_for, mismatch
 
 if TYPE_CHECKING:
     from multiprocessing.connection import _ConnectionBase as Channel
 
 # Files in flight, downloading or finishing, per file allowed to download at once.
 FINISHING_ROOM = 2
+# Files that came whole wait in their worker's memory for a batch to land them: as many as
+# this per file allowed to download at once, holding at most WHOLE_BYTES together.
+WHOLE_ROOM = 4
+WHOLE_BYTES = 64 * 1024 * 1024
 
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
 
@@ -81,6 +85,8 @@ class _Active:
     hasher: PrefixHasher | None = None
     written: int | None = None
     judged: bool = False
+    # It came whole: the worker holds it in memory until its batch lands.
+    whole: bool = False
     done: int = 0
     # Bytes already on disk when the latest attempt started (an earlier run's).
     resumed: int = 0
@@ -193,20 +199,37 @@ class _Run:
     # Scheduling ----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self._queue and self._has_room():
+        handed: dict[int, tuple[WorkerHandle, list[FileSpec]]] = {}
+        # Counted once: every file started here is one more downloading.
+        room = self._room()
+        while self._queue and room > 0:
             spec = self._queue.popleft()
             worker = self._least_busy_worker()
             worker.files.add(spec.index)
             self._active[spec.index] = _Active(spec, worker, time.monotonic())
-            worker.send(Job(spec))
+            handed.setdefault(id(worker), (worker, []))[1].append(spec)
+            room -= 1
+        # One message per worker, however many files it was given.
+        for worker, specs in handed.values():
+            worker.send(Job(specs))
 
-    def _has_room(self) -> bool:
-        """Whether another file may start. A file whose bytes are all written no longer
+    def _room(self) -> int:
+        """How many more files may start. A file whose bytes are all written no longer
         downloads (its hash, flush and rename remain), so the next one starts then; files
-        finishing are bounded too, so a slow disk cannot pile up open files."""
+        finishing are bounded too, so a slow disk cannot pile up open files, and so are
+        files that came whole and wait in a worker's memory to land."""
         limit = self._options.concurrency
-        downloading = sum(1 for active in self._active.values() if active.written is None)
-        return downloading < limit and len(self._active) < FINISHING_ROOM * limit
+        downloading = finishing = landing = held = 0
+        for active in self._active.values():
+            if active.written is None:
+                downloading += 1
+            elif active.whole:
+                landing, held = landing + 1, held + active.written
+            else:
+                finishing += 1
+        if landing >= WHOLE_ROOM * limit or held >= WHOLE_BYTES:
+            return 0
+        return max(0, min(limit - downloading, FINISHING_ROOM * limit - downloading - finishing))
 
     def _least_busy_worker(self) -> WorkerHandle:
         self._workers = [w for w in self._workers if w.alive]
@@ -287,9 +310,12 @@ class _Run:
         active.target = event.target
         active.written, active.judged = None, False
         active.resumed = event.done
-        # SHA256 always: it names the bytes in the report, whatever the manifest checks.
-        algorithms = ["sha256", *(c.algorithm for c in _wanted(active.spec))]
-        active.hasher = self._hashes.hasher(event.part, self._wake, algorithms)
+        active.whole = event.whole
+        if event.whole:
+            active.hasher = None  # the worker hashes it from memory
+        else:
+            algorithms = algorithms_for(active.spec)
+            active.hasher = self._hashes.hasher(event.part, self._wake, algorithms)
         self._observer.started(active.spec, event.target, event.size, event.done)
 
     def _on_written(self, active: _Active, event: Written) -> None:
@@ -297,11 +323,13 @@ class _Run:
         active.done = event.size
         self._observer.advanced(active.spec, event.size)
         self._observer.verifying(active.spec)
-        assert active.hasher is not None, "Written comes after Started"
+        if active.hasher is None:
+            active.judged = True  # it came whole: the worker has checked it already
+            return
         active.hasher.finish(event.size)
 
     def _on_done(self, active: _Active, event: Done) -> None:
-        digests = None
+        digests = event.digests
         # A file found present was not fetched: no byte of it was hashed.
         if active.hasher is not None and event.outcome != "present":
             digests = active.hasher.digests
@@ -333,16 +361,8 @@ class _Run:
         if hasher.error is not None:
             return to_failure(DownloadError(hasher.error))
         assert hasher.digests is not None, "a finished hasher has digests or an error"
-        mismatch = first_mismatch(_wanted(active.spec), hasher.digests)
-        if mismatch is None:
-            return None
-        wanted, got = mismatch
-        return to_failure(
-            ChecksumMismatchError(
-                f"{active.spec.label}: {wanted.shown} mismatch: got {got}, expected {wanted.hex}",
-                "the file differs from the manifest's; if the source changed, update it",
-            )
-        )
+        error = mismatch(active.spec, hasher.digests)
+        return None if error is None else to_failure(error)
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -393,10 +413,6 @@ def _with_kept(result: FileResult, active: _Active) -> FileResult:
     target = active.target or active.spec.target
     kept = state_file.kept_bytes(Path(target)) if target is not None else 0
     return msgspec.structs.replace(result, kept=kept, resumed=active.resumed)
-
-
-def _wanted(spec: FileSpec) -> list[Checksum]:
-    return expected(spec.sha256, spec.checksum)
 
 
 def _found(

@@ -115,6 +115,34 @@ def make_directories(root: Path, directory: Path) -> None:
             raise unsafe(current, "is not a directory")
 
 
+class VerifiedDirectories:
+    """Directories ``make_directories`` made and checked, remembered by what they are (device
+    and inode): another file landing in one costs one ``stat``, not a walk from the root. A
+    directory replaced since (by a link leading elsewhere, say) is another inode, and is
+    walked and checked again."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Path, Path], tuple[int, int]] = {}
+
+    def make(self, root: Path, directory: Path) -> None:
+        key = (root, directory)
+        known = self._known.get(key)
+        if known is not None and _identity(directory) == known:
+            return
+        make_directories(root, directory)
+        found = _identity(directory)
+        if found is not None:
+            self._known[key] = found
+
+
+def _identity(directory: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def _parts_below(root: Path, directory: Path) -> tuple[str, ...]:
     try:
         return directory.relative_to(root).parts

@@ -20,7 +20,12 @@ from evio_fetch.engine.errors import (
     EvioError,
 )
 from evio_fetch.engine.platform_io import PLATFORM, PlatformIO, allocated, extend
-from evio_fetch.engine.safe_paths import check_same_file, make_directories, open_regular
+from evio_fetch.engine.safe_paths import (
+    VerifiedDirectories,
+    check_same_file,
+    make_directories,
+    open_regular,
+)
 
 # A run that was just killed may take a moment to let go of its files: wait that long for
 # the lock before calling the target busy.
@@ -89,13 +94,22 @@ class PartFile:
     written, flushed and locked (engine.platform_io)."""
 
     def __init__(
-        self, path: Path, root: Path | None = None, platform: PlatformIO = PLATFORM
+        self,
+        path: Path,
+        root: Path | None = None,
+        platform: PlatformIO = PLATFORM,
+        directories: VerifiedDirectories | None = None,
     ) -> None:
         self.path = path
         self.platform = platform
         try:
-            make_directories(root or path.parent, path.parent)
+            if directories is not None:
+                directories.make(root or path.parent, path.parent)
+            else:
+                make_directories(root or path.parent, path.parent)
             self.fd, self.created = _open_or_create(path, platform)
+            # The size reserved by this run (None: nothing yet, or cut since).
+            self.reserved: int | None = None
         except OSError as error:
             raise disk_error(error, path, "creating it") from None
         if not platform.try_lock(self.fd):
@@ -133,7 +147,10 @@ class PartFile:
         free, and a reservation that fails anyway (space taken meanwhile, the file system's
         own overhead) is cut back to the old size, giving back what it took beyond it: ext4
         and XFS keep the blocks of a failed reservation. Where the platform cannot reserve,
-        the file is only extended, and a lack of space shows when a write finds none."""
+        the file is only extended, and a lack of space shows when a write finds none. A
+        size already reserved is not reserved again."""
+        if self.reserved == size:
+            return
         before = os.fstat(self.fd)
         needed = size - allocated(before)
         free = free_space(self.path.parent)
@@ -142,11 +159,11 @@ class PartFile:
         try:
             self.platform.reserve_space(self.fd, size)
         except OSError as error:
-            if error.errno in _NOT_SUPPORTED:
-                self._extend(size)  # a file system that reserves nothing: extended only
-                return
-            self.truncate(before.st_size)
-            raise self._reserve_error(error, needed) from None
+            if error.errno not in _NOT_SUPPORTED:
+                self.truncate(before.st_size)
+                raise self._reserve_error(error, needed) from None
+            self._extend(size)  # a file system that reserves nothing: extended only
+        self.reserved = size
 
     def _reserve_error(self, error: OSError, needed: int) -> EvioError:
         if error.errno in _NO_SPACE:
@@ -154,6 +171,7 @@ class PartFile:
         return disk_error(error, self.path, "reserving space")
 
     def truncate(self, size: int) -> None:
+        self.reserved = None
         try:
             os.ftruncate(self.fd, size)
         except OSError as error:
@@ -203,17 +221,22 @@ class PartFile:
         a name, not the bytes that were checked. Windows renames no open file: there the
         file is closed first, and its lock is let go a moment before the rename."""
         try:
-            check_same_file(self.path, self.fd)
-            if not self.platform.rename_open:
-                self.close()
-            os.replace(self.path, target)
-            if cleanup is not None:
-                cleanup()
+            self.rename_into_place(target, cleanup)
             sync_directory(target.parent, self.platform)
         except OSError as error:
             raise disk_error(error, target, "moving the finished file into place") from None
         finally:
             self.close()
+
+    def rename_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
+        """``move_into_place`` without the flush of the directory, for a caller that makes
+        several renames durable at once. Raises OSError (and UnsafePathError)."""
+        check_same_file(self.path, self.fd)
+        if not self.platform.rename_open:
+            self.close()
+        os.replace(self.path, target)
+        if cleanup is not None:
+            cleanup()
 
 
 def _open_or_create(path: Path, platform: PlatformIO) -> tuple[int, bool]:

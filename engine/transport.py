@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from evio_fetch.engine.content_range import content_length
-from evio_fetch.engine.credentials import access_headers, without_userinfo
+from evio_fetch.engine.credentials import Header, access_headers, without_userinfo
 from evio_fetch.engine.errors import (
     DownloadError,
     HTTPStatusError,
@@ -111,6 +111,9 @@ class Transport:
         # Read once per session: the environment's proxies and the netrc file.
         self._proxies = getproxies_environment()
         self._logins, _ = load_logins()
+        # What a request adds and which proxy it takes depend on its URL's and its home's
+        # scheme and authority alone: worked out once per pair, not once per file.
+        self._access: dict[tuple[str, str, str, str], tuple[list[Header], str | None]] = {}
 
     async def __aenter__(self) -> Transport:
         timeout = aiohttp.ClientTimeout(
@@ -189,13 +192,31 @@ class Transport:
         self, url: str, hop: str, headers: Mapping[str, str], home: str
     ) -> aiohttp.ClientResponse:
         assert self._session is not None, "Transport used outside 'async with'"
+        added, proxy = self._access_for(hop, home)
         asked = CIMultiDict(headers)
-        asked.extend(access_headers(hop, home, self._options.headers, self._logins))
-        proxy = proxy_for(hop, self._options.proxy, self._proxies)
+        asked.extend(added)
         with _mapped_errors(url, proxy):
             return await self._session.get(
                 without_userinfo(hop), headers=asked, allow_redirects=False, proxy=proxy
             )
+
+    def _access_for(self, hop: str, home: str) -> tuple[list[Header], str | None]:
+        """The headers a request for ``hop`` adds for a source whose URL is ``home``, and its
+        proxy (None: direct)."""
+        hop_parts, home_parts = urlsplit(hop), urlsplit(home)
+        key = (hop_parts.scheme, hop_parts.netloc, home_parts.scheme, home_parts.netloc)
+        found = self._access.get(key)
+        if found is None:
+            if len(self._access) >= MAX_REMEMBERED_HOSTS:
+                self._access.clear()
+            added = access_headers(hop, home, self._options.headers, self._logins)
+            found = self._access[key] = (added, proxy_for(hop, self._options.proxy, self._proxies))
+        return found
+
+
+# Pairs of authorities whose headers and proxy are remembered, at most (memory stays flat
+# whatever the number of hosts a manifest names).
+MAX_REMEMBERED_HOSTS = 1024
 
 
 def read_buffer_size(options: Options) -> int:

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
-from evio_fetch.engine.checksums import Algorithm, Digests
+from evio_fetch.engine.checksums import Algorithm, Digests, expected, first_mismatch
+from evio_fetch.engine.errors import ChecksumMismatchError
+from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.platform_io import PLATFORM
 
 BLOCK = 1024 * 1024
@@ -26,6 +28,26 @@ def file_digests(path: Path, algorithms: Iterable[Algorithm]) -> dict[Algorithm,
 
 def sha256_file(path: Path) -> str:
     return file_digests(path, ["sha256"])["sha256"]
+
+
+def algorithms_for(spec: FileSpec) -> list[Algorithm]:
+    """SHA256 always (it names the bytes in the report), and the manifest's other checksum."""
+    other = spec.checksum
+    return (
+        ["sha256"] if other is None or other.algorithm == "sha256" else ["sha256", other.algorithm]
+    )
+
+
+def mismatch(spec: FileSpec, digests: dict[Algorithm, str]) -> ChecksumMismatchError | None:
+    """The error when ``digests`` contradict what the spec expects; None when they agree."""
+    found = first_mismatch(expected(spec.sha256, spec.checksum), digests)
+    if found is None:
+        return None
+    wanted, got = found
+    return ChecksumMismatchError(
+        f"{spec.label}: {wanted.shown} mismatch: got {got}, expected {wanted.hex}",
+        "the file differs from the manifest's; if the source changed, update it",
+    )
 
 
 class HashPool:

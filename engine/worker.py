@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine.fetcher import Context, Download, fetch
+from evio_fetch.engine.landing import Lander
 from evio_fetch.engine.model import (
     Batch,
     Command,
     Event,
     Failed,
+    FileSpec,
     Job,
     Named,
     Options,
@@ -80,6 +82,7 @@ class Worker:
         # The parent's answer each file is waiting for: a Verdict, or where it may land.
         self._answers: dict[int, asyncio.Future[Verdict | Placed]] = {}
         self._reported: dict[int, Progress] = {}
+        self._outbox: list[Event] = []
         self._stopping = asyncio.Event()
 
     async def serve(self) -> None:
@@ -93,6 +96,7 @@ class Worker:
                     self._verdict,
                     self._place,
                     drive_gate=self._budgets.drive,
+                    lander=Lander(),
                 )
                 reporter = asyncio.create_task(self._report_progress())
                 await self._stopping.wait()
@@ -100,6 +104,7 @@ class Worker:
                 await self._cancel_all()
         finally:
             stop_listening()
+            self._flush()  # what the cancelled downloads said last
 
     def _on_parent_gone(self) -> None:
         # Even SIGKILL closes the parent's end: stop writing at once.
@@ -108,7 +113,8 @@ class Worker:
     def _on_command(self, data: bytes) -> None:
         command = self._decoder.decode(data)
         if isinstance(command, Job):
-            self._start(command)
+            for spec in command.specs:
+                self._start(spec)
         elif isinstance(command, Verdict | Placed):
             future = self._answers.pop(command.file, None)
             if future is not None and not future.done():
@@ -116,10 +122,10 @@ class Worker:
         elif isinstance(command, Stop):
             self._stopping.set()
 
-    def _start(self, job: Job) -> None:
-        download = Download(job.spec)
-        self._downloads[job.spec.index] = download
-        self._tasks[job.spec.index] = asyncio.create_task(self._run(download))
+    def _start(self, spec: FileSpec) -> None:
+        download = Download(spec)
+        self._downloads[spec.index] = download
+        self._tasks[spec.index] = asyncio.create_task(self._run(download))
 
     async def _run(self, download: Download) -> None:
         index = download.spec.index
@@ -151,9 +157,16 @@ class Worker:
         return future
 
     def _send(self, event: Event) -> None:
-        self._write(Batch([event]))
+        """Queue ``event`` for the parent: everything said during one turn of the event loop
+        leaves together, as one message."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(event)
 
-    def _write(self, batch: Batch) -> None:
+    def _flush(self) -> None:
+        if not self._outbox:
+            return
+        batch, self._outbox = Batch(self._outbox), []
         try:
             self._conn.send_bytes(self._encoder.encode(batch))
         except OSError:
@@ -162,9 +175,8 @@ class Worker:
     async def _report_progress(self) -> None:
         while True:
             await asyncio.sleep(REPORT_INTERVAL)
-            events = self._fresh_progress(list(self._downloads.values()))
-            if events:
-                self._write(Batch(events))
+            for event in self._fresh_progress(list(self._downloads.values())):
+                self._send(event)
 
     def _fresh_progress(self, downloads: list[Download]) -> list[Event]:
         events: list[Event] = []

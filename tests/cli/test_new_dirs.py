@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import run_cli, write_manifest
+from support import MIB, run_cli, write_manifest
 
 from evio_fetch.engine.loopback.dataset import DataFile
 from evio_fetch.engine.loopback.server import ServerThread
@@ -42,10 +42,26 @@ def test_nothing_above_the_root_is_removed(
     dataset: Dataset, server: ServerThread, tmp_path: Path
 ) -> None:
     _, files = dataset
+    big = next(f for f in files if f.size > MIB)  # its partial file is made, then the 404
     gone = server.url_for("no/such/file.bin")
-    manifest = write_manifest(tmp_path / "m.json", [(gone, "sub/a.bin", files[1])])
+    manifest = write_manifest(tmp_path / "m.json", [(gone, "sub/a.bin", big)])
     root = tmp_path / "made" / "root"  # neither exists: the run makes both
     result = run_cli("--manifest", str(manifest), "--root", str(root), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert not root.exists()  # the root this run made, left empty
     assert (tmp_path / "made").is_dir()  # above the root: kept
+
+
+def test_a_small_file_that_fails_makes_no_directory(
+    dataset: Dataset, server: ServerThread, tmp_path: Path
+) -> None:
+    """A file that fits in the probe's answer is written only once it has all arrived and
+    matched its SHA256: one that fails never made a directory."""
+    _, files = dataset
+    small = next(f for f in files if f.path == "one.bin")
+    gone = server.url_for("no/such/file.bin")
+    manifest = write_manifest(tmp_path / "m.json", [(gone, "sub/a.bin", small)])
+    root = tmp_path / "made" / "root"
+    result = run_cli("--manifest", str(manifest), "--root", str(root), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert not (tmp_path / "made").exists()

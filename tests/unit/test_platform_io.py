@@ -34,7 +34,9 @@ from evio_fetch.engine.storage import PartFile
 MIB = 1024 * 1024
 
 # What each system lacks, as this one would look without it.
-MACOS = dataclasses.replace(PLATFORM, reserve="preallocate", flush="fsync", full_flush=F_FULLFSYNC)
+MACOS = dataclasses.replace(
+    PLATFORM, reserve="preallocate", flush="fsync", full_flush=F_FULLFSYNC, flush_many="each"
+)
 WINDOWS_LIKE = dataclasses.replace(
     PLATFORM,
     reserve="extend",
@@ -44,6 +46,7 @@ WINDOWS_LIKE = dataclasses.replace(
     non_block=0,
     sync_directories=False,
     rename_open=False,
+    flush_many="each",
 )
 NO_NOFOLLOW = dataclasses.replace(PLATFORM, no_follow=0)
 VARIANTS = {"native": PLATFORM, "macos": MACOS, "windows-like": WINDOWS_LIKE}
@@ -65,6 +68,31 @@ def test_detect_chooses_from_what_os_offers() -> None:
     assert (found.full_flush is not None) == (sys.platform == "darwin")
     assert (found.lock == "lockfile") == (sys.platform == "win32")
     assert found.rename_open == found.sync_directories == (sys.platform != "win32")
+
+
+def test_batches_are_flushed_by_syncfs_only_where_os_has_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = "syncfs" if sys.platform.startswith("linux") and hasattr(os, "sync") else "each"
+    assert detect().flush_many == expected
+    monkeypatch.delattr(os, "sync", raising=False)
+    assert detect().flush_many == "each"
+
+
+@pytest.mark.parametrize("kind", ["syncfs", "each"])
+def test_a_batch_is_flushed_whichever_way_is_chosen(tmp_path: Path, kind: str) -> None:
+    chosen = dataclasses.replace(PLATFORM, flush_many=kind)
+    paths = [tmp_path / f"{n}.bin" for n in range(3)]
+    fds = [os.open(path, os.O_RDWR | os.O_CREAT) for path in paths]
+    try:
+        for fd in fds:
+            os.write(fd, b"data")
+        os.rename(paths[0], tmp_path / "moved.bin")
+        chosen.flush_batch(fds[1:], [tmp_path])
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert (tmp_path / "moved.bin").read_bytes() == b"data"
 
 
 def test_fstore_is_laid_out_as_macos_expects() -> None:

@@ -1,0 +1,125 @@
+"""Small files landed in batches (engine.landing), on real files, each way the platform layer
+can flush a batch: whole bytes at the target, nothing beside it, and a file that cannot land
+fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from evio_fetch.engine.errors import UnsafePathError
+from evio_fetch.engine.landing import Lander
+from evio_fetch.engine.model import FileSpec
+from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
+from evio_fetch.engine.safe_paths import VerifiedDirectories
+
+WAYS = {
+    "native": PLATFORM,
+    "each-file": dataclasses.replace(PLATFORM, flush_many="each"),
+    "windows-like": dataclasses.replace(
+        PLATFORM,
+        flush_many="each",
+        sync_directories=False,
+        rename_open=False,
+        no_follow=0,
+        non_block=0,
+    ),
+}
+
+
+@pytest.fixture(params=list(WAYS), ids=list(WAYS))
+def platform(request: pytest.FixtureRequest) -> PlatformIO:
+    chosen: PlatformIO = WAYS[request.param]
+    return chosen
+
+
+def spec(index: int) -> FileSpec:
+    return FileSpec(index=index, label=f"f{index}", url=f"http://127.0.0.1:9/f{index}")
+
+
+async def land_all(
+    lander: Lander, root: Path, files: dict[str, bytes]
+) -> list[BaseException | None]:
+    named = enumerate(files.items())
+    landings = [lander.land(spec(n), root / name, root, body) for n, (name, body) in named]
+    return await asyncio.gather(*landings, return_exceptions=True)
+
+
+def planted_link(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A root holding ``name`` as a link to a file outside it; returns (root, that file)."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / name).symlink_to(victim)
+    return root, victim
+
+
+def sidecars(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if ".evio-" in p.name]
+
+
+def test_many_files_land_whole_with_nothing_beside_them(
+    tmp_path: Path, platform: PlatformIO
+) -> None:
+    files = {f"d{n % 4}/f{n}.bin": os.urandom(n) for n in range(300)}
+    outcomes = asyncio.run(land_all(Lander(platform), tmp_path, files))
+    assert outcomes == [None] * len(files)
+    for name, body in files.items():
+        assert (tmp_path / name).read_bytes() == body
+    assert sidecars(tmp_path) == []
+
+
+def test_a_file_whose_part_is_a_planted_link_fails_alone(
+    tmp_path: Path, platform: PlatformIO
+) -> None:
+    root, victim = planted_link(tmp_path, "b.bin.evio-part")
+    files = {"a.bin": b"first", "b.bin": b"second", "c.bin": b"third"}
+    outcomes = asyncio.run(land_all(Lander(platform), root, files))
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], UnsafePathError)
+    assert victim.read_bytes() == b"keep"
+    assert not (root / "b.bin").exists()
+    assert (root / "a.bin").read_bytes() == b"first" and (root / "c.bin").read_bytes() == b"third"
+
+
+def test_a_crashed_runs_part_and_state_are_taken_over(tmp_path: Path, platform: PlatformIO) -> None:
+    (tmp_path / "t.bin.evio-part").write_bytes(b"x" * 5000)
+    (tmp_path / "t.bin.evio-state").write_bytes(b"old")
+    outcomes = asyncio.run(land_all(Lander(platform), tmp_path, {"t.bin": b"new bytes"}))
+    assert outcomes == [None]
+    assert (tmp_path / "t.bin").read_bytes() == b"new bytes"
+    assert sidecars(tmp_path) == []
+
+
+def test_a_verified_directory_swapped_for_a_link_outside_is_refused(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    known = VerifiedDirectories()
+    known.make(root, root / "d")
+    (root / "d").rmdir()
+    (root / "d").symlink_to(outside)
+    with pytest.raises(UnsafePathError):
+        known.make(root, root / "d")
+
+
+def test_a_state_left_without_its_part_is_removed(tmp_path: Path, platform: PlatformIO) -> None:
+    (tmp_path / "t.bin.evio-state").write_bytes(b"of a larger file")
+    outcomes = asyncio.run(land_all(Lander(platform), tmp_path, {"t.bin": b"small"}))
+    assert outcomes == [None]
+    assert (tmp_path / "t.bin").read_bytes() == b"small"
+    assert sidecars(tmp_path) == []
+
+
+def test_a_state_that_is_a_planted_link_is_refused_and_left(
+    tmp_path: Path, platform: PlatformIO
+) -> None:
+    root, victim = planted_link(tmp_path, "t.bin.evio-state")
+    outcomes = asyncio.run(land_all(Lander(platform), root, {"t.bin": b"small"}))
+    assert isinstance(outcomes[0], UnsafePathError)
+    assert victim.read_bytes() == b"keep"
+    assert not (root / "t.bin").exists() and not (root / "t.bin.evio-part").exists()
