@@ -138,9 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--segments",
         type=_count(1, 64),
-        default=4,
+        default=None,
         metavar="N",
-        help="byte-range connections per file; small files use fewer (default: 4)",
+        help="byte-range connections per file; small files use fewer (default: each file "
+        "starts with 2 and adds more while they raise its rate, up to 16; 4 from Google Drive)",
     )
     add(
         "--concurrency",

@@ -136,7 +136,7 @@ def fetch(
     manifest: StrPath | None = None,
     root: StrPath | None = None,
     output_dir: StrPath | None = None,
-    segments: int = 4,
+    segments: int | None = None,
     concurrency: int = 3,
     workers: int | None = None,
     retries: int = 5,
@@ -160,7 +160,9 @@ def fetch(
         root: the directory manifest paths are relative to (default: the current one).
         output_dir: where sources land (created if missing). ``root`` and ``output_dir`` are
             one directory under two names: give either; both must name the same one.
-        segments: byte-range connections per file, 1 to 64; small files use fewer.
+        segments: byte-range connections per file, 1 to 64; small files use fewer. None
+            (the default): each file starts with two and adds more while they raise its
+            rate, up to 16 (4 from Google Drive).
         concurrency: files downloading at once, 1 to 256.
         workers: worker processes, 1 to 64 (default: the number of CPUs).
         retries: attempts per request for transient failures, 0 to 1000.
@@ -222,7 +224,7 @@ async def fetch_async(
     manifest: StrPath | None = None,
     root: StrPath | None = None,
     output_dir: StrPath | None = None,
-    segments: int = 4,
+    segments: int | None = None,
     concurrency: int = 3,
     workers: int | None = None,
     retries: int = 5,
@@ -295,7 +297,7 @@ def _count(name: str, value: object, low: int, high: int) -> int:
 
 def _options(
     *,
-    segments: int,
+    segments: int | None,
     concurrency: int,
     workers: int | None,
     retries: int,
@@ -317,7 +319,7 @@ def _options(
             "pass timeout as a float, e.g. 30.0",
         )
     return Options(
-        segments=_count("segments", segments, 1, 64),
+        segments=None if segments is None else _count("segments", segments, 1, 64),
         concurrency=_count("concurrency", concurrency, 1, 256),
         workers=default_workers() if workers is None else _count("workers", workers, 1, 64),
         retries=_count("retries", retries, 0, 1000),

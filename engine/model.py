@@ -22,7 +22,8 @@ def default_workers() -> int:
 
 
 class Options(msgspec.Struct, frozen=True, kw_only=True):
-    segments: int = 4
+    # Connections per file; None: as many as raise the rate (engine.connection_sizer).
+    segments: int | None = None
     concurrency: int = 3
     workers: int = msgspec.field(default_factory=default_workers)
     retries: int = 5
