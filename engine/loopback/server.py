@@ -90,6 +90,11 @@ class LoopbackServer(ListeningServer):
             response = error_response(405)
             response.headers[hdrs.ALLOW] = "GET, HEAD"
             return response
+        if _busy(config, self.stats, request):
+            self.stats._record_refusal()
+            busy = error_response(503)
+            busy.headers[hdrs.RETRY_AFTER] = "0"
+            return busy
         fd = open_in_root(self._root, path, request.raw_path)
         if fd is None:
             return error_response(404)
@@ -97,6 +102,11 @@ class LoopbackServer(ListeningServer):
             return await Exchange(self.stats, config, request, path, fd).answer()
         finally:
             os.close(fd)
+
+
+def _busy(config: ServerConfig, stats: ServerStats, request: web.BaseRequest) -> bool:
+    limit = config.max_streams
+    return limit is not None and request.method == hdrs.METH_GET and stats.streaming >= limit
 
 
 class ServerThread(ServingThread[LoopbackServer]):

@@ -43,6 +43,9 @@ class ServerConfig:
     """Name the file with ``Content-Disposition: attachment; filename="NAME"``."""
     chunk_size: int = DEFAULT_CHUNK
     send_buffer: int | None = None
+    max_streams: int | None = None
+    """A GET that would make more bodies stream at once is refused 503 (``Retry-After: 0``),
+    as a busy server or a CDN limiting each client does; ``None`` refuses none."""
     """SO_SNDBUF of each connection; ``None`` leaves it to the kernel. A small one makes the
     bytes counted as sent track the bytes the client has read (for rate measurements)."""
 
