@@ -45,9 +45,11 @@ from evio_fetch.engine.segment_board import UNBOUNDED, Segment, SegmentBoard
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
-# How often the file's rate is sampled while its connections size themselves: long enough
-# to measure, short enough that a capped link reaches its best count within a second.
-SAMPLE_INTERVAL = 0.1
+# How often the bytes that arrived are sampled while the connections size themselves: often,
+# so a measurement starts soon after new connections receive their first bytes (the sizer
+# measures over several samples); seldom once their count is settled.
+SAMPLE_INTERVAL = 0.02
+SETTLED_INTERVAL = 0.25
 # Drive cuts transfers after about an hour, a signed link expires after its lifetime: a link
 # renewed this many times in a row without a byte in between is broken.
 MAX_RENEWALS = 8
@@ -79,6 +81,14 @@ class ConnectionLimit:
 
     def lower(self) -> None:
         self.limit = max(1, min(self.limit, self.active - 1))
+
+    def leave(self) -> bool:
+        """Whether a connection should leave now; if so it is uncounted at once, so that the
+        others, deciding before it is gone, do not all leave with it."""
+        if not self.over:
+            return False
+        self.active -= 1
+        return True
 
     @property
     def over(self) -> bool:
@@ -156,11 +166,15 @@ def _first_count(work: FileWork, sizer: ConnectionSizer | None) -> int:
 
 @dataclass(slots=True)
 class _Crew:
-    """Starts the connections of one file in its task group, each on a source in turn."""
+    """Starts the connections of one file in its task group, each on a source in turn, and
+    tells which of them are receiving bytes yet."""
 
     work: FileWork
     group: asyncio.TaskGroup
     last: Source
+    # The first segment of each connection that has not written a byte yet, and where it
+    # stood when the connection started.
+    starting: list[tuple[Segment, int]] = field(default_factory=list)
 
     def start(
         self, segment: Segment, source: Source | None = None, first: Pending | None = None
@@ -170,21 +184,27 @@ class _Crew:
         self.last = source
         # Counted at once, not when the task first runs: the sizer must not start it twice.
         self.work.connections.active += 1
+        self.starting.append((segment, segment.pos))
         link = _Link(source, RetryPolicy(self.work.options.retries))
         self.group.create_task(_connection(self.work, link, segment, first))
 
+    def receiving(self) -> int:
+        """Connections that have written bytes (a connection starting up is not measured)."""
+        self.starting = [(s, pos) for s, pos in self.starting if s.claimed and s.pos == pos]
+        return self.work.connections.active - len(self.starting)
+
 
 async def _resize(work: FileWork, crew: _Crew, sizer: ConnectionSizer) -> None:
-    """Every interval, tell the sizer the file's rate, and start or retire connections to
-    match its answer (a retired connection leaves once its piece is written)."""
+    """Every interval, tell the sizer what arrived, and start or retire connections to match
+    its answer (a retired connection leaves once its piece is written)."""
     loop = asyncio.get_running_loop()
     then, written = loop.time(), work.board.bytes_done()
     while True:
-        await asyncio.sleep(SAMPLE_INTERVAL)
+        await asyncio.sleep(SETTLED_INTERVAL if sizer.settled else SAMPLE_INTERVAL)
         now, total = loop.time(), work.board.bytes_done()
-        rate = (total - written) / max(now - then, 1e-9)
+        wanted = sizer.observe(crew.receiving(), total - written, now - then)
         then, written = now, total
-        limit = min(sizer.observe(work.connections.active, rate), sizer.ceiling)
+        limit = min(wanted, sizer.ceiling)
         work.connections.limit = limit
         while work.connections.active < limit and (segment := work.board.claim()) is not None:
             crew.start(segment)
@@ -215,6 +235,7 @@ async def _connection(
 ) -> None:
     """One connection's life: the segment it was given, then whatever the board hands it,
     until nothing is left or the server wants fewer connections."""
+    left = False
     try:
         while segment is not None:
             try:
@@ -224,13 +245,15 @@ async def _connection(
             first = None
             segment = work.board.claim() if work.ranged and not work.connections.over else None
     except _Leave:
-        pass  # its segment is free again: the connections that stay take it
+        left = True  # its segment is free again: the connections that stay take it
     finally:
-        work.connections.active -= 1
+        if not left:
+            work.connections.active -= 1
 
 
 class _Leave(Exception):
-    """This connection ends: the server throttles, and the others are enough."""
+    """This connection ends, already uncounted (``ConnectionLimit.leave``): the server
+    throttles, or the sizer wants fewer, and the others are enough."""
 
 
 async def _fill_segment(
@@ -277,7 +300,7 @@ async def _recover(work: FileWork, link: _Link, error: EvioError) -> None:
         work.connections.lower()
         if work.sizer is not None:
             work.sizer.throttled(work.connections.limit)
-        if work.connections.over:
+        if work.connections.leave():
             raise _Leave
     if not error.transient:
         _switch(work, link, error)
@@ -508,6 +531,9 @@ async def _pump(work: FileWork, source: Source, reply: Reply, segment: Segment, 
     """Write the reply's body at the segment's position up to ``stop`` (or the segment's end,
     which may shrink while this runs when another connection takes over its tail)."""
     async for chunk in reply.chunks():
+        if work.sizer is not None and work.connections.leave():
+            # The sizer wants fewer: the rest of the segment is free for those that stay.
+            raise _Leave
         room = min(segment.end, stop) - segment.pos
         if len(chunk) > room:
             _write(work, source, segment, memoryview(chunk)[: max(0, room)])

@@ -22,6 +22,7 @@ class StatsSnapshot:
     max_streaming: int
     max_streaming_by_path: Mapping[str, int] = field(default_factory=dict)
     refused: int = 0
+    streaming: int = 0
 
 
 class ServerStats:
@@ -67,6 +68,7 @@ class ServerStats:
                 max_streaming=self._max_streaming,
                 max_streaming_by_path=dict(self._max_by_path),
                 refused=self._refused,
+                streaming=self._streaming,
             )
 
     @property
