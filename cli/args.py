@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="byte-range connections per file; small files use fewer (default: each file "
-        "starts with 2 and adds more while they raise its rate, up to 16; 4 from Google Drive)",
+        "starts with 2 and tries more, keeping as many as raise its rate, up to 16; 4 from "
+        "Google Drive)",
     )
     add(
         "--concurrency",

@@ -161,8 +161,8 @@ def fetch(
         output_dir: where sources land (created if missing). ``root`` and ``output_dir`` are
             one directory under two names: give either; both must name the same one.
         segments: byte-range connections per file, 1 to 64; small files use fewer. None
-            (the default): each file starts with two and adds more while they raise its
-            rate, up to 16 (4 from Google Drive).
+            (the default): each file starts with two and tries more, keeping as many as
+            raise its rate, up to 16 (4 from Google Drive).
         concurrency: files downloading at once, 1 to 256.
         workers: worker processes, 1 to 64 (default: the number of CPUs).
         retries: attempts per request for transient failures, 0 to 1000.
