@@ -12,6 +12,9 @@ from pathlib import Path
 from measure import evio_fetch
 from scenarios import Shape
 
+# evio-fetch without --segments: each file's connections size themselves.
+AUTO = "evio auto"
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -100,6 +103,7 @@ def _one_file(with_nosha: bool) -> list[Client]:
         evio("evio seg1", "--segments", "1"),
         evio("evio seg4", "--segments", "4"),
         evio("evio seg16", "--segments", "16"),
+        evio(AUTO),
         *nosha,
         curl("curl"),
         aria2c("aria2c x1", "-x1"),
@@ -127,6 +131,7 @@ def _large_files() -> list[Client]:
         evio("evio seg1", "--segments", "1"),
         evio("evio seg4", "--segments", "4"),
         evio("evio seg16", "--segments", "16"),
+        evio(AUTO),
         curl("curl"),
         curl("curl par16", "--parallel", "--parallel-max", "16"),
         aria2c("aria2c j16", "-j16"),

@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from clients import AUTO
 from summary import MIB, Row
 
 CPU_PER_GB = 2.5
+# Without --segments, within 10 % of the best fixed count (issue 14).
+AUTO_SHARE = 0.9
 TREE_RSS = 200 * MIB
 DRY_RUN_SECONDS = 5.0
 DRY_RUN_RSS = 300 * MIB
@@ -118,6 +121,19 @@ def _best_evio_verified(rows: _Rows, scenario: str, limit: float) -> Target:
     return _judge(scenario, text, value, limit, True, detail)
 
 
+def _auto_vs_best_fixed(rows: _Rows, scenario: str, limit: float) -> Target:
+    """evio-fetch without --segments against its best fixed --segments in the same run."""
+    text = f"{AUTO} MB/s ≥ {limit:g} x the best evio --segments N"
+    auto = rows.get(scenario, AUTO)
+    fixed = [r for r in rows.ran(scenario) if "--segments" in r.options and r.verifies]
+    if auto is None or not fixed:
+        return _skip(scenario, text, limit, False, f"{AUTO} or a fixed --segments not run")
+    best = max(fixed, key=lambda r: r.mbps or 0.0)
+    value = auto.mbps / best.mbps if auto.mbps is not None and best.mbps else None
+    detail = f"{_show(auto.mbps)} vs {best.client} {_show(best.mbps)}"
+    return _judge(scenario, text, value, limit, False, detail)
+
+
 def _evio_ceiling(rows: _Rows, scenario: str, what: str, limit: float, unit: float) -> Target:
     text = {
         "cpu_per_gb": "evio CPU s per GB",
@@ -166,6 +182,9 @@ def evaluate(all_rows: Sequence[Row], scenarios: Sequence[str]) -> list[Target]:
         ),
         _best_evio_verified(rows, "big", 0.75),
         _ratio(rows, "big", ("evio seg4 nosha", "curl"), _mbps, 1.0),
+        _auto_vs_best_fixed(rows, "big", AUTO_SHARE),
+        _auto_vs_best_fixed(rows, "capped", AUTO_SHARE),
+        _auto_vs_best_fixed(rows, "evio", AUTO_SHARE),
         _ratio(rows, "capped", ("evio seg4", "evio seg1"), _mbps, 3.6),
         _ratio(rows, "capped", ("evio seg4", "curl"), _mbps, 3.6),
         _ratio(rows, "capped", ("evio seg16", "aria2c x16"), _mbps, 1.3),

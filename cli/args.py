@@ -137,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--segments",
         type=_count("segments"),
-        default=DEFAULTS.segments,
+        default=None,
         metavar="N",
         help=f"byte-range connections per file, {span('segments')}; small files use fewer "
-        f"(default: {DEFAULTS.segments})",
+        "(default: each file starts with 2 and tries more, keeping as many as raise its rate, "
+        "up to 16; 4 from Google Drive)",
     )
     add(
         "--concurrency",

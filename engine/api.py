@@ -137,7 +137,7 @@ def fetch(
     manifest: StrPath | None = None,
     root: StrPath | None = None,
     output_dir: StrPath | None = None,
-    segments: int = 4,
+    segments: int | None = None,
     concurrency: int = 3,
     workers: int | None = None,
     retries: int = 5,
@@ -163,7 +163,9 @@ def fetch(
         root: the directory manifest paths are relative to (default: the current one).
         output_dir: where sources land (created if missing). ``root`` and ``output_dir`` are
             one directory under two names: give either; both must name the same one.
-        segments: byte-range connections per file, 1 to 64; small files use fewer.
+        segments: byte-range connections per file, 1 to 64; small files use fewer. None
+            (the default): each file starts with two and tries more, keeping as many as
+            raise its rate, up to 16 (4 from Google Drive).
         concurrency: files downloading at once, 1 to 256.
         workers: worker processes, 1 to 64 (default: the number of CPUs).
         retries: attempts per request for transient failures, 0 to 1000.
@@ -234,7 +236,7 @@ async def fetch_async(
     manifest: StrPath | None = None,
     root: StrPath | None = None,
     output_dir: StrPath | None = None,
-    segments: int = 4,
+    segments: int | None = None,
     concurrency: int = 3,
     workers: int | None = None,
     retries: int = 5,
@@ -302,7 +304,7 @@ async def fetch_async(
 
 def _options(
     *,
-    segments: int,
+    segments: int | None,
     concurrency: int,
     workers: int | None,
     retries: int,

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from evio_fetch.engine.blocks import BlockDigests
+from evio_fetch.engine.connection_sizer import ConnectionSizer
 from evio_fetch.engine.content_range import content_length, parse_content_range, range_header
 from evio_fetch.engine.drive_pages import MAX_PAGE_BYTES, is_html_page, throttle_from
 from evio_fetch.engine.errors import (
@@ -44,6 +45,11 @@ from evio_fetch.engine.segment_board import UNBOUNDED, Segment, SegmentBoard
 from evio_fetch.engine.storage import PartFile
 from evio_fetch.engine.transport import Reply, Transport
 
+# How often the bytes that arrived are sampled while the connections size themselves: often,
+# so a measurement starts soon after new connections receive their first bytes (the sizer
+# measures over several samples); seldom once their count is settled.
+SAMPLE_INTERVAL = 0.02
+SETTLED_INTERVAL = 0.25
 # Drive cuts transfers after about an hour, a signed link expires after its lifetime: a link
 # renewed this many times in a row without a byte in between is broken.
 MAX_RENEWALS = 8
@@ -76,6 +82,14 @@ class ConnectionLimit:
     def lower(self) -> None:
         self.limit = max(1, min(self.limit, self.active - 1))
 
+    def leave(self) -> bool:
+        """Whether a connection should leave now; if so it is uncounted at once, so that the
+        others, deciding before it is gone, do not all leave with it."""
+        if not self.over:
+            return False
+        self.active -= 1
+        return True
+
     @property
     def over(self) -> bool:
         return self.active > self.limit
@@ -98,6 +112,8 @@ class FileWork:
     label: str = ""
     rng: random.Random = field(default_factory=random.Random)
     connections: ConnectionLimit = field(default_factory=lambda: ConnectionLimit(1))
+    # Sizes the connections by the rate they reach; None: ``options.segments`` of them.
+    sizer: ConnectionSizer | None = None
     # Told of each retry (the policy after the failure, the failure, the pause before it).
     retried: Callable[[RetryPolicy, EvioError, float], None] | None = None
 
@@ -111,9 +127,10 @@ class _Link:
 
 
 async def run_connections(work: FileWork, lead: Source, pending: Pending | None) -> None:
-    """Fetch the rest of the file, on as many connections as allowed, starting with ``lead``
-    (the source that answered the probe)."""
-    count = work.options.segments if work.ranged else 1
+    """Fetch the rest of the file, on as many connections as allowed (as many as pay, when
+    ``work.sizer`` decides), starting with ``lead`` (the source that answered the probe)."""
+    sizer = work.sizer if work.ranged else None
+    count = _first_count(work, sizer)
     work.connections = ConnectionLimit(count)
     firsts: list[tuple[Segment, Pending | None]] = []
     if pending is not None:
@@ -121,14 +138,76 @@ async def run_connections(work: FileWork, lead: Source, pending: Pending | None)
     while len(firsts) < count and (segment := work.board.claim()) is not None:
         firsts.append((segment, None))
     sources = work.sources.spread(lead, len(firsts))
+    sizing: asyncio.Task[None] | None = None
     try:
         async with asyncio.TaskGroup() as group:
+            crew = _Crew(work, group, lead)
             for (segment, first), source in zip(firsts, sources, strict=True):
-                link = _Link(source, RetryPolicy(work.options.retries))
-                group.create_task(_connection(work, link, segment, first))
+                crew.start(segment, source, first)
+            if sizer is not None:
+                sizing = asyncio.create_task(_resize(work, crew, sizer))
     except BaseExceptionGroup as failures:
         # One connection's failure stops its siblings; the file fails for that one reason.
         raise _most_telling(failures) from None
+    finally:
+        if sizing is not None:
+            sizing.cancel()
+            with suppress(asyncio.CancelledError):
+                await sizing
+
+
+def _first_count(work: FileWork, sizer: ConnectionSizer | None) -> int:
+    if not work.ranged:
+        return 1
+    if sizer is not None:
+        return sizer.target
+    return work.options.segments or 1
+
+
+@dataclass(slots=True)
+class _Crew:
+    """Starts the connections of one file in its task group, each on a source in turn, and
+    tells which of them are receiving bytes yet."""
+
+    work: FileWork
+    group: asyncio.TaskGroup
+    last: Source
+    # The first segment of each connection that has not written a byte yet, and where it
+    # stood when the connection started.
+    starting: list[tuple[Segment, int]] = field(default_factory=list)
+
+    def start(
+        self, segment: Segment, source: Source | None = None, first: Pending | None = None
+    ) -> None:
+        if source is None:
+            source = self.work.sources.after(self.last) or self.last
+        self.last = source
+        # Counted at once, not when the task first runs: the sizer must not start it twice.
+        self.work.connections.active += 1
+        self.starting.append((segment, segment.pos))
+        link = _Link(source, RetryPolicy(self.work.options.retries))
+        self.group.create_task(_connection(self.work, link, segment, first))
+
+    def receiving(self) -> int:
+        """Connections that have written bytes (a connection starting up is not measured)."""
+        self.starting = [(s, pos) for s, pos in self.starting if s.claimed and s.pos == pos]
+        return self.work.connections.active - len(self.starting)
+
+
+async def _resize(work: FileWork, crew: _Crew, sizer: ConnectionSizer) -> None:
+    """Every interval, tell the sizer what arrived, and start or retire connections to match
+    its answer (a retired connection leaves once its piece is written)."""
+    loop = asyncio.get_running_loop()
+    then, written = loop.time(), work.board.bytes_done()
+    while True:
+        await asyncio.sleep(SETTLED_INTERVAL if sizer.settled else SAMPLE_INTERVAL)
+        now, total = loop.time(), work.board.bytes_done()
+        wanted = sizer.observe(crew.receiving(), total - written, now - then)
+        then, written = now, total
+        limit = min(wanted, sizer.ceiling)
+        work.connections.limit = limit
+        while work.connections.active < limit and (segment := work.board.claim()) is not None:
+            crew.start(segment)
 
 
 def _most_telling(failures: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -156,7 +235,7 @@ async def _connection(
 ) -> None:
     """One connection's life: the segment it was given, then whatever the board hands it,
     until nothing is left or the server wants fewer connections."""
-    work.connections.active += 1
+    left = False
     try:
         while segment is not None:
             try:
@@ -166,13 +245,15 @@ async def _connection(
             first = None
             segment = work.board.claim() if work.ranged and not work.connections.over else None
     except _Leave:
-        pass  # its segment is free again: the connections that stay take it
+        left = True  # its segment is free again: the connections that stay take it
     finally:
-        work.connections.active -= 1
+        if not left:
+            work.connections.active -= 1
 
 
 class _Leave(Exception):
-    """This connection ends: the server throttles, and the others are enough."""
+    """This connection ends, already uncounted (``ConnectionLimit.leave``): the server
+    throttles, or the sizer wants fewer, and the others are enough."""
 
 
 async def _fill_segment(
@@ -213,11 +294,13 @@ async def _recover(work: FileWork, link: _Link, error: EvioError) -> None:
             error = renewal
     if not work.ranged or not isinstance(error, DownloadError):
         raise error  # one stream cannot continue mid-body: the file starts again
-    if is_throttle(error):
-        if source.gate is not None:
+    if is_throttle(error) or (work.sizer is not None and _busy(error)):
+        if is_throttle(error) and source.gate is not None:
             source.gate.throttled(retry_after(error))
         work.connections.lower()
-        if work.connections.over:
+        if work.sizer is not None:
+            work.sizer.throttled(work.connections.limit)
+        if work.connections.leave():
             raise _Leave
     if not error.transient:
         _switch(work, link, error)
@@ -303,6 +386,11 @@ async def _fresh_url(work: FileWork, source: Source) -> str:
                 CHANGED_HINT,
             )
         return reply.url
+
+
+def _busy(error: EvioError) -> bool:
+    """A 503: the server is busy. Connections it sized itself take it as a throttle."""
+    return isinstance(error, HTTPStatusError) and error.status == 503
 
 
 def is_throttle(error: EvioError) -> bool:
@@ -443,6 +531,9 @@ async def _pump(work: FileWork, source: Source, reply: Reply, segment: Segment, 
     """Write the reply's body at the segment's position up to ``stop`` (or the segment's end,
     which may shrink while this runs when another connection takes over its tail)."""
     async for chunk in reply.chunks():
+        if work.sizer is not None and work.connections.leave():
+            # The sizer wants fewer: the rest of the segment is free for those that stay.
+            raise _Leave
         room = min(segment.end, stop) - segment.pos
         if len(chunk) > room:
             _write(work, source, segment, memoryview(chunk)[: max(0, room)])

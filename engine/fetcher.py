@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from evio_fetch.engine import drive, naming, provenance
+from evio_fetch.engine import connection_sizer, drive, naming, provenance
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE, BlockDigests
 from evio_fetch.engine.checkpoint import Checkpoint
@@ -487,7 +487,7 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
         # First: a file that does not fit (or a server lying about its size) fails before
         # anything is planned or saved for it, so a fresh download leaves nothing behind.
         job.part.preallocate(size)
-    shape = _shape(ctx.options, probe.ranged)
+    shape = _shape(ctx.options, probe.ranged, _from_drive(download))
     if job.resume is not None:
         download.file_sources().restore(job.resume.state, job.source)
         download.board = SegmentBoard(size, shape, job.resume.point.segments)
@@ -530,9 +530,13 @@ def _expected_size(spec: FileSpec, probe: Probe) -> int | None:
     return probe.total if probe.total is not None else spec.size
 
 
-def _shape(options: Options, ranged: bool) -> BoardShape:
+def _from_drive(download: Download) -> bool:
+    return any(source.id.drive for source in download.file_sources().all)
+
+
+def _shape(options: Options, ranged: bool, drive: bool) -> BoardShape:
     return BoardShape(
-        connections=options.segments if ranged else 1,
+        connections=connection_sizer.ceiling(options.segments, drive) if ranged else 1,
         piece=options.piece,
         min_piece=options.min_segment,
         min_split=BLOCK_SIZE,
@@ -568,6 +572,7 @@ async def _fetch_bytes(download: Download, ctx: Context, job: _Job) -> None:
         label=download.spec.label,
         rng=ctx.rng,
         retried=_on_retry(ctx, download.spec),
+        sizer=connection_sizer.sizer_for(ctx.options.segments, _from_drive(download)),
     )
     keeper = asyncio.create_task(job.checkpoint.keep()) if job.checkpoint is not None else None
     try:

@@ -35,7 +35,8 @@ MaxSpeed = Annotated[int, msgspec.Meta(ge=1, le=MAX_RATE)]
 
 
 class Options(msgspec.Struct, frozen=True, kw_only=True):
-    segments: Segments = 4
+    # Connections per file; None: as many as raise the rate (engine.connection_sizer).
+    segments: Segments | None = None
     concurrency: Concurrency = 3
     workers: Workers = msgspec.field(default_factory=default_workers)
     retries: Retries = 5

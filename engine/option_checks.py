@@ -100,8 +100,12 @@ def checked_options(values: Mapping[str, object], spelled: Spelling) -> Options:
         raise  # a value of no limited option: a caller's mistake, not a user's
 
 
+# What leaving out an option whose default is None gives, for the hint.
+_LEFT_OUT = {"segments": "to let each file size its connections", "max_speed": "for no limit"}
+
+
 def _hint(name: str, spelled: Spelling) -> str:
     default = getattr(Options(), name)
     if default is None:
-        return f"leave {spelled(name)} out for no limit"
+        return f"leave {spelled(name)} out {_LEFT_OUT.get(name, 'for the default')}"
     return f"e.g. {spelled.given(name, default)}, the default"

@@ -19,6 +19,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from evio_fetch.engine.connection_sizer import ceiling
 from evio_fetch.engine.content_range import content_length
 from evio_fetch.engine.credentials import Header, access_headers, without_userinfo
 from evio_fetch.engine.errors import (
@@ -121,7 +122,7 @@ class Transport:
         )
         read_buffer, receive_buffer = read_buffer_size(self._options), None
         if self._pace is not None:
-            connections = self._options.segments * self._options.concurrency
+            connections = ceiling(self._options.segments) * self._options.concurrency
             paced, receive_buffer = buffer_sizes(self._pace.rate, connections)
             read_buffer = min(read_buffer, paced)  # a high cap must not lift the worker's budget
         self._session = aiohttp.ClientSession(
@@ -223,7 +224,7 @@ def read_buffer_size(options: Options) -> int:
     """The read buffer per connection: 1 MiB, less when one worker holds many connections."""
     workers = max(1, min(options.workers, options.concurrency))
     files_per_worker = -(-options.concurrency // workers)
-    connections = options.segments * files_per_worker
+    connections = ceiling(options.segments) * files_per_worker
     share = WORKER_BUFFERS // (2 * connections)
     return max(MIN_READ_BUFFER, min(READ_BUFFER, share))
 

@@ -2,9 +2,10 @@
 
 It serves the files under one root directory the way nginx serves static files (ETag,
 Last-Modified, single byte ranges, If-Range, 416), and can imitate less helpful servers:
-a per-connection speed cap like Google Drive's, no range support, no Content-Length, a
-Content-Disposition name. It counts what clients did (``ServerStats``) so tests can check
-how a download behaved, not only what it produced.
+a per-connection speed cap like Google Drive's, a cap on all bodies together like a full
+link, a limit on bodies at once answered 503 like a busy server, no range support, no
+Content-Length, a Content-Disposition name. It counts what clients did (``ServerStats``) so
+tests can check how a download behaved, not only what it produced.
 
 Run it on the caller's event loop (``LoopbackServer``), on its own thread for synchronous
 code (``ServerThread``), or as a process::
@@ -28,6 +29,7 @@ from aiohttp import hdrs, web
 from evio_fetch.engine.loopback.background import ServingThread, new_event_loop
 from evio_fetch.engine.loopback.http_common import RangeAnswer, Span, parse_range
 from evio_fetch.engine.loopback.listener import ListeningServer
+from evio_fetch.engine.loopback.pacing import new_bucket, piece_size
 from evio_fetch.engine.loopback.process import rate_argument, run_until_signalled
 from evio_fetch.engine.loopback.server_stats import ServerStats, StatsSnapshot
 from evio_fetch.engine.loopback.static_files import (
@@ -37,6 +39,7 @@ from evio_fetch.engine.loopback.static_files import (
     open_in_root,
     relative_path,
 )
+from evio_fetch.engine.ratelimit import TokenBucket
 
 # Where these names were defined before the server was split into modules.
 __all__ = [
@@ -63,6 +66,7 @@ class LoopbackServer(ListeningServer):
         super().__init__("the loopback server")
         self._config = config or ServerConfig()
         self.stats = ServerStats()
+        self._links: dict[int, TokenBucket] = {}
 
     @property
     def config(self) -> ServerConfig:
@@ -81,6 +85,14 @@ class LoopbackServer(ListeningServer):
     def url_for(self, relpath: str) -> str:
         return f"{self.url}/{quote(relpath.lstrip('/'), safe='/')}"
 
+    def _link(self, rate: int | None) -> TokenBucket | None:
+        """The one bucket every body shares under ``rate_total``."""
+        if rate is None:
+            return None
+        if rate not in self._links:
+            self._links[rate] = new_bucket(rate, piece_size(rate, self._config.chunk_size))
+        return self._links[rate]
+
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         config = self._config
         path = relative_path(request.raw_path)
@@ -90,13 +102,24 @@ class LoopbackServer(ListeningServer):
             response = error_response(405)
             response.headers[hdrs.ALLOW] = "GET, HEAD"
             return response
+        if _busy(config, self.stats, request):
+            self.stats._record_refusal()
+            busy = error_response(503)
+            busy.headers[hdrs.RETRY_AFTER] = "0"
+            return busy
         fd = open_in_root(self._root, path, request.raw_path)
         if fd is None:
             return error_response(404)
         try:
-            return await Exchange(self.stats, config, request, path, fd).answer()
+            link = self._link(config.rate_total)
+            return await Exchange(self.stats, config, request, path, fd, link=link).answer()
         finally:
             os.close(fd)
+
+
+def _busy(config: ServerConfig, stats: ServerStats, request: web.BaseRequest) -> bool:
+    limit = config.max_streams
+    return limit is not None and request.method == hdrs.METH_GET and stats.streaming >= limit
 
 
 class ServerThread(ServingThread[LoopbackServer]):

@@ -21,6 +21,8 @@ class StatsSnapshot:
     connections: int
     max_streaming: int
     max_streaming_by_path: Mapping[str, int] = field(default_factory=dict)
+    refused: int = 0
+    streaming: int = 0
 
 
 class ServerStats:
@@ -44,6 +46,7 @@ class ServerStats:
         self._range_starts: list[int] = []
         self._bytes_sent = 0
         self._connections = 0
+        self._refused = 0
         # Transports are remembered so each connection is counted once.
         self._transports: ByTransport[None] = ByTransport()
         # Responses still streaming at a reset count towards the new maxima.
@@ -64,6 +67,8 @@ class ServerStats:
                 connections=self._connections,
                 max_streaming=self._max_streaming,
                 max_streaming_by_path=dict(self._max_by_path),
+                refused=self._refused,
+                streaming=self._streaming,
             )
 
     @property
@@ -127,6 +132,16 @@ class ServerStats:
             if transport is not None and transport not in self._transports:
                 self._connections += 1
                 self._transports.put(transport, None)
+
+    @property
+    def refused(self) -> int:
+        """GETs answered 503 because too many bodies were streaming (``max_streams``)."""
+        with self._lock:
+            return self._refused
+
+    def _record_refusal(self) -> None:
+        with self._lock:
+            self._refused += 1
 
     def _record_range(self, start: int) -> None:
         with self._lock:

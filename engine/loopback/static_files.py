@@ -23,6 +23,7 @@ from evio_fetch.engine.loopback.http_common import (
 from evio_fetch.engine.loopback.pacing import DEFAULT_CHUNK, new_bucket, piece_size
 from evio_fetch.engine.loopback.server_stats import ServerStats
 from evio_fetch.engine.platform_io import PLATFORM
+from evio_fetch.engine.ratelimit import TokenBucket
 
 # Built-in types only, not the machine's /etc/mime.types: the same file gets the same
 # Content-Type everywhere (.dat and .raw stay application/octet-stream, as in nginx).
@@ -43,12 +44,19 @@ class ServerConfig:
     """Name the file with ``Content-Disposition: attachment; filename="NAME"``."""
     chunk_size: int = DEFAULT_CHUNK
     send_buffer: int | None = None
+    rate_total: int | None = None
+    """Bytes per second for all bodies together, like a full link: more connections bring
+    nothing; ``None`` means no such cap."""
+    max_streams: int | None = None
+    """A GET that would make more bodies stream at once is refused 503 (``Retry-After: 0``),
+    as a busy server or a CDN limiting each client does; ``None`` refuses none."""
     """SO_SNDBUF of each connection; ``None`` leaves it to the kernel. A small one makes the
     bytes counted as sent track the bytes the client has read (for rate measurements)."""
 
     def __post_init__(self) -> None:
-        if self.rate_per_connection is not None and self.rate_per_connection <= 0:
-            raise ValueError(f"rate_per_connection must be positive or None, not {self}")
+        for rate in (self.rate_per_connection, self.rate_total):
+            if rate is not None and rate <= 0:
+                raise ValueError(f"rates must be positive or None, not {self}")
         if self.chunk_size <= 0:
             raise ValueError(f"chunk_size must be positive, not {self.chunk_size}")
 
@@ -130,7 +138,11 @@ class Exchange:
         request: web.BaseRequest,
         path: str,
         fd: int,
+        *,
+        link: TokenBucket | None = None,
     ) -> None:
+        # Shared by every body the server sends (``rate_total``).
+        self.link = link
         self.stats = stats
         self.config = config
         self.request = request
@@ -229,17 +241,18 @@ class Exchange:
     async def _pump(self, response: web.StreamResponse, start: int, stop: int) -> bool:
         """Send bytes ``start`` to ``stop`` of the file; False if the file ended early."""
         rate = self.config.rate_per_connection
-        piece = piece_size(rate, self.config.chunk_size)
-        bucket = None if rate is None else new_bucket(rate, piece)
+        slowest = min((r for r in (rate, self.config.rate_total) if r is not None), default=None)
+        piece = piece_size(slowest, self.config.chunk_size)
+        own = None if rate is None else new_bucket(rate, piece)
+        buckets = [bucket for bucket in (self.link, own) if bucket is not None]
         offset = start
         while offset < stop:
             data = PLATFORM.read_at(self.fd, min(piece, stop - offset), offset)
             if not data:
                 return False
-            if bucket is not None:
-                wait = bucket.take(len(data))
-                if wait > 0:
-                    await asyncio.sleep(wait)
+            wait = max((bucket.take(len(data)) for bucket in buckets), default=0.0)
+            if wait > 0:
+                await asyncio.sleep(wait)
             await response.write(data)
             self.stats._record_bytes(len(data))
             offset += len(data)

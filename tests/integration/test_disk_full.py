@@ -336,9 +336,12 @@ def test_a_device_filling_up_mid_run_stops_it_and_keeps_progress_for_a_resume(
     c = server.add("/c.bin", size=MIB)
     space = on_disk(disk)
     target = space.out / "a.bin"
+    # Four fixed segments: requests of 8 MiB, so a.bin's stall after 2 MiB is met (sized
+    # connections would cut it in pieces of 2 MiB, each whole before the stall).
     process = start_cli(
-        a.url, stream.url, c.url, "-o", str(space.out), "--json", "--concurrency", "2", cwd=cwd
-    )
+        a.url, stream.url, c.url, "-o", str(space.out), "--json", "--concurrency", "2",
+        "--segments", "4", cwd=cwd,
+    )  # fmt: skip
     try:
         # The stream starts only once a.bin has saved some progress.
         wait_until(lambda: saved(target) >= 3 * MIB, DEADLINE, "a.bin's progress to be saved")

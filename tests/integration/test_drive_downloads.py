@@ -93,6 +93,18 @@ def test_segments_are_capped_connections_at_once(
     assert most["4"] >= 4
 
 
+def test_without_segments_drive_gets_at_most_four(
+    tmp_path: Path, drive: DriveEmulatorThread, recordings: list[DataFile]
+) -> None:
+    # Each connection is capped, so the file's connections grow; many requests risk Drive's
+    # quota, so they stop at four.
+    entries = add_all(tmp_path, drive, recordings[:1])
+    status, _, stderr = fetch(tmp_path, drive, entries)
+    assert status == 0, stderr
+    most = drive.stats.snapshot().max_streams_by_id[str(entries[0]["id"])]
+    assert 2 < most <= 4
+
+
 def test_quota_is_a_named_failure_and_not_retried(
     tmp_path: Path, drive: DriveEmulatorThread, recordings: list[DataFile]
 ) -> None:

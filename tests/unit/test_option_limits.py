@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import inspect
 
+import msgspec
 import pytest
 
 from evio_fetch.cli.args import build_parser, parse
 from evio_fetch.engine import UsageError, fetch
 from evio_fetch.engine.model import Options
-from evio_fetch.engine.option_checks import _bounds, limit_text, limited, span
+from evio_fetch.engine.option_checks import _bounds, _info, limit_text, limited, span
 
 # Each limited option just outside its limits, as the CLI writes it and as the API takes it.
 CASES = [
@@ -24,7 +25,7 @@ CASES = [
 def outside(name: str, bound: float) -> float:
     """A value just past ``bound``: below the low one, above the high one."""
     low, _ = _bounds(name)
-    step = 1 if isinstance(getattr(Options(), name), int) else 0.5
+    step = 1 if isinstance(_info(name), msgspec.inspect.IntType) else 0.5
     return bound - step if bound == low else bound + step
 
 
