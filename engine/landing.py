@@ -107,15 +107,29 @@ def land_batch(
     creation to its rename, no longer."""
     written = [item for item in batch if _write(item, platform, directories)]
     try:
-        _step(
-            [*written, *renamed],
-            "flushing to disk",
-            lambda: platform.flush_batch(_fds(written), _parents(renamed)),
-        )
+        _flush(written, renamed, platform)
         return [item for item in written if _rename(item)]
     finally:
         for item in batch:
             _close(item)
+
+
+def _flush(written: list[_Landing], renamed: list[_Landing], platform: PlatformIO) -> None:
+    """One flush for the new bytes and the previous batch's names. When it fails, the names
+    are flushed again alone, directory by directory: a failure to make new bytes durable
+    says nothing of files already whole in place, and none of them fails for another's
+    fault."""
+    try:
+        platform.flush_batch(_fds(written), _parents(renamed))
+    except OSError as error:
+        for item in written:
+            item.error = item.error or disk_error(error, item.target, "flushing to disk")
+        _step(renamed, "flushing to disk", lambda: _sync_directories(renamed, platform))
+
+
+def _sync_directories(items: list[_Landing], platform: PlatformIO) -> None:
+    for directory in dict.fromkeys(_parents(items)):
+        platform.sync_directory(directory)
 
 
 def _close(item: _Landing) -> None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
 
-from evio_fetch.engine.errors import UnsafePathError
-from evio_fetch.engine.landing import Lander
+from evio_fetch.engine.errors import DownloadError, UnsafePathError
+from evio_fetch.engine.landing import MOST_PER_BATCH, Lander
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
 from evio_fetch.engine.safe_paths import VerifiedDirectories
@@ -123,3 +125,35 @@ def test_a_state_that_is_a_planted_link_is_refused_and_left(
     assert isinstance(outcomes[0], UnsafePathError)
     assert victim.read_bytes() == b"keep"
     assert not (root / "t.bin").exists() and not (root / "t.bin.evio-part").exists()
+
+
+@dataclasses.dataclass(frozen=True)
+class NewBytesFailToFlush(PlatformIO):
+    """The platform, except that a flush including new bytes fails after the first, as a
+    disk reporting a write error (EIO) for the data just written would."""
+
+    flushes: list[int] = dataclasses.field(default_factory=list)
+
+    def flush_batch(self, written: Sequence[int], directories: Iterable[Path]) -> None:
+        if written:
+            self.flushes.append(len(written))
+            if len(self.flushes) > 1:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+        super().flush_batch(written, directories)
+
+
+def test_a_failed_flush_fails_the_new_batch_and_not_the_one_already_in_place(
+    tmp_path: Path,
+) -> None:
+    failing = NewBytesFailToFlush(**dataclasses.asdict(PLATFORM))
+    first = {f"f{n}.bin": os.urandom(n + 1) for n in range(MOST_PER_BATCH)}
+    late = {"late.bin": b"late"}
+    outcomes = asyncio.run(land_all(Lander(failing), tmp_path, first | late))
+    assert failing.flushes == [MOST_PER_BATCH, 1], "two batches: the second's flush failed"
+    assert outcomes[:MOST_PER_BATCH] == [None] * MOST_PER_BATCH
+    for name, body in first.items():
+        assert (tmp_path / name).read_bytes() == body
+    assert isinstance(outcomes[-1], DownloadError)
+    assert "flushing to disk failed" in outcomes[-1].message
+    assert not (tmp_path / "late.bin").exists()
+    assert sidecars(tmp_path) == []
