@@ -4,11 +4,7 @@ process that may have threads), each joined to the parent by one duplex pipe."""
 from __future__ import annotations
 
 import multiprocessing
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
@@ -16,6 +12,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine.drive_gate import DriveGate
+from evio_fetch.engine.early_worker import EarlyWorker, ignored_by_workers_from_birth
 from evio_fetch.engine.model import Batch, Command, Options, Stop
 from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.worker_entry import start
@@ -78,37 +75,10 @@ def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
         name="evio-fetch worker",
         daemon=True,
     )
-    with _ignored_by_workers_from_birth():
+    with ignored_by_workers_from_birth():
         process.start()
     child_end.close()
     return WorkerHandle(process, parent_end)
-
-
-@contextmanager
-def _ignored_by_workers_from_birth() -> Iterator[None]:
-    """Ctrl-C at a terminal reaches every process of the group, and only the parent decides
-    what it means (it asks the workers to stop). A worker started while SIGINT is ignored
-    ignores it from its first instruction (an ignored signal stays ignored across exec), so
-    one still importing its HTTP client never dies of it with a traceback.
-
-    In the parent the signal is blocked meanwhile: Linux keeps a blocked signal pending even
-    while it is ignored, so a Ctrl-C pressed during the start is raised once it is over."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may change a handler; it also receives the signal
-        return
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        # Ignoring a pending signal would discard it: then start the worker as it is.
-        if signal.SIGINT in signal.sigpending():
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 @dataclass(eq=False)
@@ -131,6 +101,18 @@ class Launch:
 def launch(options: Options, count: int = 1) -> Launch:
     budgets = shared_budgets(options)
     return Launch(budgets, [start_worker(options, budgets) for _ in range(count)])
+
+
+def launch_with(early: EarlyWorker | None, options: Options) -> Launch:
+    """The run's first worker: the one started before the options were known, told them now,
+    when its budgets fit them (it was given none for ``--max-speed``); else a new one."""
+    if early is None or options.max_speed is not None:
+        if early is not None:
+            early.discard()
+        return launch(options)
+    worker = WorkerHandle(early.process, early.conn)
+    worker.alive = early.configure(msgspec.msgpack.encode(options))
+    return Launch(SharedBudgets(None, early.drive), [worker])
 
 
 def stop_workers(workers: list[WorkerHandle]) -> None:
