@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
-from evio_fetch.engine.drive_gate import DriveGate
 from evio_fetch.engine.worker_entry import start_unconfigured
 
 # Not typing's: importing typing (or dataclasses) here would delay the start it exists for.
@@ -28,13 +28,13 @@ if TYPE_CHECKING:
 # any unambiguous abbreviation. A word missed here costs time, never correctness: the
 # parsed options decide whether the worker is used.
 _NOT_NOW = ("--dry", "--dem", "--help", "--vers", "--max", "-h")
+NAME = "evio-fetch worker"
 
 
 class EarlyWorker:
-    def __init__(self, process: BaseProcess, conn: Channel, drive: DriveGate) -> None:
+    def __init__(self, process: BaseProcess, conn: Channel) -> None:
         self.process = process
         self.conn = conn
-        self.drive = drive
 
     def configure(self, options: bytes) -> bool:
         """Hand over the run's options (msgpack): from now on it is an ordinary worker.
@@ -62,19 +62,26 @@ def wanted(words: list[str], interactive: bool) -> bool:
 
 
 def start_early() -> EarlyWorker:
-    context = multiprocessing.get_context("spawn")
-    drive = DriveGate(context)
-    parent_end, child_end = context.Pipe(duplex=True)
-    process = context.Process(
-        target=start_unconfigured,
-        args=(child_end, drive),
-        name="evio-fetch worker",
-        daemon=True,
-    )
+    """On Linux, a fork of this process while it is still one thread with little imported:
+    no new interpreter to start, and, as no process is spawned, no resource tracker
+    either (multiprocessing starts one with the first process it spawns, and the command
+    waits for it to exit). Elsewhere, or once a thread runs, a spawned process."""
+    parent_end, child_end = multiprocessing.Pipe(duplex=True)
+    process: BaseProcess
+    if sys.platform == "linux" and threading.active_count() == 1:
+        # A fork holds the parent's end too, which the child closes: the worker learns the
+        # parent is gone from its own end, once no other process holds the parent's.
+        process = multiprocessing.get_context("fork").Process(
+            target=start_unconfigured, args=(child_end, parent_end), name=NAME, daemon=True
+        )
+    else:
+        process = multiprocessing.get_context("spawn").Process(
+            target=start_unconfigured, args=(child_end,), name=NAME, daemon=True
+        )
     with ignored_by_workers_from_birth():
         process.start()
     child_end.close()
-    return EarlyWorker(process, parent_end, drive)
+    return EarlyWorker(process, parent_end)
 
 
 @contextmanager

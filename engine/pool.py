@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine.drive_gate import DriveGate
-from evio_fetch.engine.early_worker import EarlyWorker, ignored_by_workers_from_birth
-from evio_fetch.engine.model import Batch, Command, Options, Stop
+from evio_fetch.engine.early_worker import NAME, EarlyWorker, ignored_by_workers_from_birth
+from evio_fetch.engine.model import Batch, Command, FileSpec, Options, Stop
 from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.worker_entry import start
 
@@ -57,13 +58,16 @@ class SharedBudgets:
     Google Drive allows this machine (engine.drive_gate)."""
 
     pace: SharedPace | None
-    drive: DriveGate
+    drive: DriveGate | None  # None when no file of the run comes from Drive
 
 
-def shared_budgets(options: Options) -> SharedBudgets:
+def shared_budgets(options: Options, drive: bool = True) -> SharedBudgets:
+    """Each budget is shared memory behind a lock, which on Linux and macOS is a named
+    semaphore: making one starts multiprocessing's resource tracker, one more interpreter
+    to start and to wait for at the end. So only the budgets a run needs are made."""
     context = multiprocessing.get_context("spawn")
     pace = None if options.max_speed is None else SharedPace(options.max_speed, context)
-    return SharedBudgets(pace, DriveGate(context))
+    return SharedBudgets(pace, DriveGate(context) if drive else None)
 
 
 def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
@@ -72,7 +76,7 @@ def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
     process = context.Process(
         target=start,
         args=(child_end, msgspec.msgpack.encode(options), budgets),
-        name="evio-fetch worker",
+        name=NAME,
         daemon=True,
     )
     with ignored_by_workers_from_birth():
@@ -112,7 +116,19 @@ def launch_with(early: EarlyWorker | None, options: Options) -> Launch:
         return launch(options)
     worker = WorkerHandle(early.process, early.conn)
     worker.alive = early.configure(msgspec.msgpack.encode(options))
-    return Launch(SharedBudgets(None, early.drive), [worker])
+    return Launch(SharedBudgets(None, None), [worker])
+
+
+def for_run(launched: Launch | None, options: Options, specs: Sequence[FileSpec]) -> Launch:
+    """The workers and budgets a run of ``specs`` uses: those launched for it, unless they
+    lack the Drive gate its files need (a worker started before the files were known has
+    none). Such workers have had no file yet: they are ended at once."""
+    drive = any(source.drive for spec in specs for source in spec.sources())
+    if launched is not None and (launched.budgets.drive is not None or not drive):
+        return launched
+    if launched is not None:
+        kill_workers(launched.adopt())
+    return Launch(shared_budgets(options, drive), [])
 
 
 def stop_workers(workers: list[WorkerHandle]) -> None:

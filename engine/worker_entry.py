@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from multiprocessing.connection import _ConnectionBase as Channel
     from typing import NoReturn
 
-    from evio_fetch.engine.drive_gate import DriveGate
     from evio_fetch.engine.pool import SharedBudgets
 
 
@@ -24,9 +23,13 @@ def start(conn: Channel, options: bytes, budgets: SharedBudgets) -> None:
     _leave()
 
 
-def start_unconfigured(conn: Channel, drive: DriveGate) -> None:
+def start_unconfigured(conn: Channel, parents_end: Channel | None = None) -> None:
     """A worker started before its options were known (engine.early_worker): it imports what
-    it needs, then waits for them; a closed pipe means it is not needed."""
+    it needs, then waits for them; a closed pipe means it is not needed. It has no shared
+    budget: the parent uses it only for runs that need none. ``parents_end``, the other end
+    of the pipe, is given to a forked worker to close."""
+    if parents_end is not None:
+        parents_end.close()
     from evio_fetch.engine.pool import SharedBudgets  # noqa: PLC0415  (only in the worker)
     from evio_fetch.engine.worker import worker_main  # noqa: PLC0415
 
@@ -34,7 +37,7 @@ def start_unconfigured(conn: Channel, drive: DriveGate) -> None:
         options = conn.recv_bytes()
     except (EOFError, OSError):
         _leave()
-    worker_main(conn, options, SharedBudgets(None, drive))
+    worker_main(conn, options, SharedBudgets(None, None))
     _leave()
 
 
