@@ -1,24 +1,29 @@
 """``evio-fetch``, also installed as ``download-datasets``: parse the command line, dispatch
 to the command asked for, and turn our errors into one line and an exit status.
 
-Only the parser and the worker pool are imported before the first worker process is started;
-the display and the rest of the parent are imported while it starts, so the two start-ups
-overlap."""
+The first worker process is started before anything else is imported, when the words ask
+for a download (engine.early_worker): the parser, the display and the rest of the parent
+are imported while it starts, so the two start-ups overlap. For the same reason this module
+imports almost nothing itself: a worker process imports it again as it starts."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-from evio_fetch.cli.args import Args, command_name, parse
-from evio_fetch.cli.report import EXIT_INTERRUPTED
 from evio_fetch.cli.tty import is_interactive
-from evio_fetch.engine.errors import EvioError
-from evio_fetch.engine.pool import Launch, launch
 
+# Not typing's: importing typing would delay the first worker's start (and a worker imports
+# this module again as it starts).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from rich.console import Console
+
+    from evio_fetch.cli.args import Args
+    from evio_fetch.engine.early_worker import EarlyWorker
+    from evio_fetch.engine.errors import EvioError
+    from evio_fetch.engine.pool import Launch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(words)
     except KeyboardInterrupt:  # before the console exists, or while stopping the workers
+        from evio_fetch.cli.report import EXIT_INTERRUPTED  # noqa: PLC0415
+
         sys.stderr.write("Interrupted.\n")
         return EXIT_INTERRUPTED
 
@@ -36,18 +43,33 @@ def _run(words: list[str]) -> int:
 
         console = _console()
         return _guarded(console, lambda: manifest_command.run(words[1:], console))
+    early = _start_early(words)
+    launched = None
     try:
-        args = parse(words)
-    except EvioError as error:  # words that parse but cannot go together
-        print_error(_console(), error)
-        return error.exit_status
-    launched = _launch_early(args)
-    try:
+        from evio_fetch.cli.args import parse  # noqa: PLC0415  (once the worker is starting)
+        from evio_fetch.engine.errors import EvioError  # noqa: PLC0415
+
+        try:
+            args = parse(words)
+        except EvioError as error:  # words that parse but cannot go together
+            print_error(_console(), error)
+            return error.exit_status
+        launched, early = _launch_early(args, early), None
         console = _console()
         return _guarded(console, lambda: _fetch_or_demo(args, console, launched, words))
     finally:
+        if early is not None:  # the words did not parse
+            early.discard()
         if launched is not None:
             launched.release()
+
+
+def _start_early(words: list[str]) -> EarlyWorker | None:
+    from evio_fetch.engine import early_worker  # noqa: PLC0415  (the first import of a run)
+
+    if not early_worker.wanted(words, is_interactive()):
+        return None
+    return early_worker.start_early()
 
 
 def _console() -> Console:
@@ -66,17 +88,24 @@ def _fetch_or_demo(args: Args, console: Console, launched: Launch | None, words:
     return fetch_command.fetch_all(args, console, launched, words)
 
 
-def _launch_early(args: Args) -> Launch | None:
-    """The first worker, started now: it imports its HTTP client while this process imports
-    the rest of itself, loads the manifest and plans. Not when nothing may be fetched
-    (--dry-run) or a person will be asked first."""
+def _launch_early(args: Args, early: EarlyWorker | None) -> Launch | None:
+    """The first worker, started early (or now): it imports its HTTP client while this
+    process imports the rest of itself, loads the manifest and plans. Not when nothing may
+    be fetched (--dry-run) or a person will be asked first."""
+    from evio_fetch.engine.pool import launch_with  # noqa: PLC0415  (after the early start)
+
     if args.demo_requested or args.dry_run or (not args.yes and is_interactive()):
+        if early is not None:
+            early.discard()
         return None
-    return launch(args.options)
+    return launch_with(early, args.options)
 
 
 def _guarded(console: Console, work: Callable[[], int]) -> int:
     """Our errors become one line and an exit status; an interrupt before any download, 130."""
+    from evio_fetch.cli.report import EXIT_INTERRUPTED  # noqa: PLC0415  (imported when used)
+    from evio_fetch.engine.errors import EvioError  # noqa: PLC0415
+
     try:
         return work()
     except EvioError as error:
@@ -91,6 +120,8 @@ def print_error(console: Console, error: EvioError) -> None:
     from rich.text import Text  # noqa: PLC0415  (only when there is an error to show)
 
     # A Text, never markup: messages carry names from the network.
+    from evio_fetch.cli.args import command_name  # noqa: PLC0415
+
     prefix = f"{command_name()}: error: "
     console.print(Text.assemble((prefix, "bold red"), error.message), soft_wrap=True)
     if error.hint:

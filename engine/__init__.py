@@ -12,9 +12,13 @@ the modules they need, never pay for the API.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not typing's: the command imports this package before its first worker starts, and
+# importing typing would delay that start (engine.early_worker).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from evio_fetch.engine.api import Progress, ProgressKind, Report, fetch, fetch_async
     from evio_fetch.engine.errors import EvioError, ManifestError, UsageError
     from evio_fetch.engine.model import Failure, FileResult, FileSpec

@@ -4,11 +4,8 @@ process that may have threads), each joined to the parent by one duplex pipe."""
 from __future__ import annotations
 
 import multiprocessing
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
@@ -16,8 +13,9 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from evio_fetch.engine.drive_gate import DriveGate
+from evio_fetch.engine.early_worker import NAME, EarlyWorker, ignored_by_workers_from_birth
 from evio_fetch.engine.hidden_main import main_hidden
-from evio_fetch.engine.model import Batch, Command, Options, Stop
+from evio_fetch.engine.model import Batch, Command, FileSpec, Options, Stop
 from evio_fetch.engine.pacing import SharedPace
 from evio_fetch.engine.worker_entry import start
 
@@ -61,13 +59,16 @@ class SharedBudgets:
     Google Drive allows this machine (engine.drive_gate)."""
 
     pace: SharedPace | None
-    drive: DriveGate
+    drive: DriveGate | None  # None when no file of the run comes from Drive
 
 
-def shared_budgets(options: Options) -> SharedBudgets:
+def shared_budgets(options: Options, drive: bool = True) -> SharedBudgets:
+    """Each budget is shared memory behind a lock, which on Linux and macOS is a named
+    semaphore: making one starts multiprocessing's resource tracker, one more interpreter
+    to start and to wait for at the end. So only the budgets a run needs are made."""
     context = multiprocessing.get_context("spawn")
     pace = None if options.max_speed is None else SharedPace(options.max_speed, context)
-    return SharedBudgets(pace, DriveGate(context))
+    return SharedBudgets(pace, DriveGate(context) if drive else None)
 
 
 def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
@@ -76,40 +77,13 @@ def start_worker(options: Options, budgets: SharedBudgets) -> WorkerHandle:
     process = context.Process(
         target=start,
         args=(child_end, msgspec.msgpack.encode(options), budgets),
-        name="evio-fetch worker",
+        name=NAME,
         daemon=True,
     )
-    with _ignored_by_workers_from_birth(), main_hidden():
+    with ignored_by_workers_from_birth(), main_hidden():
         process.start()
     child_end.close()
     return WorkerHandle(process, parent_end)
-
-
-@contextmanager
-def _ignored_by_workers_from_birth() -> Iterator[None]:
-    """Ctrl-C at a terminal reaches every process of the group, and only the parent decides
-    what it means (it asks the workers to stop). A worker started while SIGINT is ignored
-    ignores it from its first instruction (an ignored signal stays ignored across exec), so
-    one still importing its HTTP client never dies of it with a traceback.
-
-    In the parent the signal is blocked meanwhile: Linux keeps a blocked signal pending even
-    while it is ignored, so a Ctrl-C pressed during the start is raised once it is over."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may change a handler; it also receives the signal
-        return
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        # Ignoring a pending signal would discard it: then start the worker as it is.
-        if signal.SIGINT in signal.sigpending():
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 @dataclass(eq=False)
@@ -132,6 +106,30 @@ class Launch:
 def launch(options: Options, count: int = 1) -> Launch:
     budgets = shared_budgets(options)
     return Launch(budgets, [start_worker(options, budgets) for _ in range(count)])
+
+
+def launch_with(early: EarlyWorker | None, options: Options) -> Launch:
+    """The run's first worker: the one started before the options were known, told them now,
+    when its budgets fit them (it was given none for ``--max-speed``); else a new one."""
+    if early is None or options.max_speed is not None:
+        if early is not None:
+            early.discard()
+        return launch(options)
+    worker = WorkerHandle(early.process, early.conn)
+    worker.alive = early.configure(msgspec.msgpack.encode(options))
+    return Launch(SharedBudgets(None, None), [worker])
+
+
+def for_run(launched: Launch | None, options: Options, specs: Sequence[FileSpec]) -> Launch:
+    """The workers and budgets a run of ``specs`` uses: those launched for it, unless they
+    lack the Drive gate its files need (a worker started before the files were known has
+    none). Such workers have had no file yet: they are ended at once."""
+    drive = any(source.drive for spec in specs for source in spec.sources())
+    if launched is not None and (launched.budgets.drive is not None or not drive):
+        return launched
+    if launched is not None:
+        kill_workers(launched.adopt())
+    return Launch(shared_budgets(options, drive), [])
 
 
 def stop_workers(workers: list[WorkerHandle]) -> None:

@@ -47,8 +47,8 @@ from evio_fetch.engine.planning import plan
 from evio_fetch.engine.pool import (
     Launch,
     WorkerHandle,
+    for_run,
     kill_workers,
-    shared_budgets,
     start_worker,
     stop_workers,
 )
@@ -105,7 +105,7 @@ def run(
     began = time.monotonic()
     items = plan(specs, options) if planned is None else planned
     observer.planned(items)
-    run_ = _Run(options, observer, items, launched or Launch(shared_budgets(options), []))
+    run_ = _Run(options, observer, items, for_run(launched, options, specs))
     interrupted = False
     try:
         run_.loop()

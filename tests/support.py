@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -144,6 +146,13 @@ def start_cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+
+
+def kill_group(pid: int) -> None:
+    """End whatever is left of a process group that ``start_cli`` started: nothing, once the
+    command and all its workers have exited."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

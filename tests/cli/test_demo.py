@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import cli_command, leftovers, require, run_cli, start_cli, wait_until
+from support import cli_command, kill_group, leftovers, require, run_cli, start_cli, wait_until
 
 from evio_fetch.cli.demo import DEMO_PORT
 from evio_fetch.cli.interrupts import INTERRUPTED_LINE
@@ -70,7 +70,7 @@ def test_interrupting_the_demo_ends_as_a_real_run_does(tmp_path: Path, how: int)
             run.send_signal(how)
         _, stderr = run.communicate(timeout=60)
     finally:
-        os.killpg(run.pid, signal.SIGKILL)
+        kill_group(run.pid)
         run.wait()
     assert run.returncode == 130, stderr
     assert stderr.rstrip().endswith(INTERRUPTED_LINE)
@@ -111,7 +111,7 @@ def test_interrupting_the_demo_in_a_temporary_directory_removes_it(tmp_path: Pat
         os.killpg(run.pid, signal.SIGINT)
         run.wait(timeout=60)
     finally:
-        os.killpg(run.pid, signal.SIGKILL)
+        kill_group(run.pid)
         run.wait()
     shown = log.read_text()
     assert run.returncode == 130, shown

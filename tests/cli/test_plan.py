@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import MIB, cli_command, run_cli, start_cli, wait_until, write_manifest
+from support import MIB, cli_command, kill_group, run_cli, start_cli, wait_until, write_manifest
 
 from evio_fetch.cli.units import human_bytes
 from evio_fetch.engine import state as state_file
@@ -48,7 +48,7 @@ def interrupt_midway(tmp_path: Path, *args: str, state: Path) -> None:
         os.killpg(run.pid, signal.SIGINT)
         _, stderr = run.communicate(timeout=60)
     finally:
-        os.killpg(run.pid, signal.SIGKILL)
+        kill_group(run.pid)
         run.wait()
     assert run.returncode == 130, stderr
 

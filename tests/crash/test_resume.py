@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import MIB, leftovers, run_cli, start_cli, wait_until, write_manifest
+from support import MIB, kill_group, leftovers, run_cli, start_cli, wait_until, write_manifest
 
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.loopback.dataset import DataFile, generate
@@ -117,7 +117,7 @@ def test_sigkill_at_random_points_of_the_download(
             at_kill = saved_bytes(tmp_path)
             assert kept < at_kill < SIZE and part.exists() and not final.exists()
         finally:
-            os.killpg(run.pid, signal.SIGKILL)
+            kill_group(run.pid)
             run.wait(timeout=10)
         kept = at_kill
     capped.set_config(ServerConfig())
@@ -287,7 +287,7 @@ def test_a_killed_worker_fails_its_file_and_the_run_goes_on(
         cwd=tmp_path,
     )  # fmt: skip
     wait_until(lambda: saved_bytes(tmp_path) > 0, 30, "a first checkpoint")
-    (worker,) = [pid for pid in children_of(run.pid) if "multiprocessing-fork" in cmdline(pid)]
+    (worker,) = worker_pids(run.pid)
     os.kill(worker, signal.SIGKILL)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 1, err
@@ -366,7 +366,7 @@ def test_second_interrupt_ends_at_once_and_state_still_holds(
         _, stderr = run.communicate(timeout=60)
         assert not alive(stuck)
     finally:
-        os.killpg(run.pid, signal.SIGKILL)  # whatever is left of the run
+        kill_group(run.pid)  # whatever is left of the run
         run.wait()
     assert run.returncode == 130 and "Traceback" not in stderr, stderr
     rerun = run_cli("--manifest", str(manifest), cwd=tmp_path)
@@ -378,6 +378,12 @@ def test_second_interrupt_ends_at_once_and_state_still_holds(
 
 def workers_of(pid: int) -> list[int]:
     """The worker processes of the run ``pid``: its children started by multiprocessing."""
-    workers = [c for c in children_of(pid) if "multiprocessing-fork" in cmdline(c)]
+    workers = worker_pids(pid)
     assert len(workers) == 2, workers
     return workers
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The children of the run ``pid`` but multiprocessing's resource tracker: its workers,
+    spawned or (the first, on Linux) forked."""
+    return [c for c in children_of(pid) if "resource_tracker" not in cmdline(c)]
