@@ -32,7 +32,7 @@ from evio_fetch.engine.model import Options
 from evio_fetch.engine.netrc_file import load_logins
 from evio_fetch.engine.pacing import SharedPace, buffer_sizes
 from evio_fetch.engine.proxies import proxy_for
-from evio_fetch.engine.trust import tls_context
+from evio_fetch.engine.trust import connector_trust
 from evio_fetch.engine.version import VERSION
 
 USER_AGENT = f"evio-fetch/{VERSION}"
@@ -130,7 +130,7 @@ class Transport:
                 limit=0,
                 ttl_dns_cache=300,
                 socket_factory=_socket_factory(receive_buffer),
-                ssl=tls_context(self._options.ca_bundle),
+                ssl=connector_trust(self._options.ca_bundle),
             ),
             timeout=timeout,
             # unsafe: keep cookies for IP-address hosts too (Drive's flow, loopback tests).
