@@ -8,6 +8,8 @@ imports almost nothing itself: a worker process imports it again as it starts.""
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 
 from evio_fetch.cli.tty import is_interactive
@@ -24,6 +26,36 @@ if TYPE_CHECKING:
     from evio_fetch.engine.early_worker import EarlyWorker
     from evio_fetch.engine.errors import EvioError
     from evio_fetch.engine.pool import Launch
+
+
+# The status the command leaves with; an error that escapes main leaves with 1, as Python's.
+_status = [1]
+
+
+def console() -> None:
+    """The installed commands' entry: ``main``, then an exit without the interpreter's
+    teardown (see _leave_now)."""
+    atexit.register(_leave_now)  # registered first, so it runs after every other handler
+    try:
+        _status[0] = main()
+    except SystemExit as leaving:  # --help, --version, argparse's usage errors
+        code = leaving.code
+        _status[0] = code if isinstance(code, int) else 0 if code is None else 1
+        raise
+    sys.exit(_status[0])
+
+
+def _leave_now() -> None:
+    """The last exit handler: the workers are joined, shared memory and semaphores released
+    and logs flushed by the handlers before it, so all that remains of an exit is freeing the
+    interpreter's objects one by one, 30 to 80 ms of a one-file run that the system does at
+    once."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed reader or stream: Python's own status for it
+        os._exit(120)
+    os._exit(_status[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
