@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from adversary import Adversary, File, Outside, Url
-from faults import LAST_MODIFIED, MIB, FaultServer, Served
+from faults import KIB, LAST_MODIFIED, MIB, FaultServer, Hold, Served
 from invariant import Expect
+from support import wait_until
 
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE
+from evio_fetch.engine.platform_io import PLATFORM
 from evio_fetch.engine.state import SegmentState, State
 
 FAST_FAIL = ("--retries", "1", "--timeout", "3")
@@ -194,3 +196,43 @@ def test_a_server_chosen_name_planted_as_a_symlink_is_not_followed(
     outcome = adversary.fetch_urls([Url(served)])
     assert outcome.status == 0, outcome.describe()
     assert outcome.file(served.url)["outcome"] == "downloaded", outcome.describe()
+
+
+@pytest.mark.posix
+@pytest.mark.skipif(
+    not PLATFORM.hold_directories,
+    reason="directories are not held open here: the path-named fallback leaves this race",
+)
+def test_a_target_directory_swapped_for_a_symlink_mid_download_leads_nowhere(
+    adversary: Adversary, outside: Outside, server: FaultServer
+) -> None:
+    """While ``data/t.bin`` downloads (its partial and state files written, the server
+    holding the rest of the body), the adversary moves ``root/data`` aside and puts in its
+    place a symlink to the directory beside the root, where files named like the download's
+    partial, state and state temporary wait to be overwritten or removed.
+    Expected: nothing outside the root is created, changed or removed; the file fails (its
+    directory is no longer where its path leads: ``unsafe_path``, or the check of its bytes
+    cannot read them there: ``download_failed``) or lands in the directory it was begun in
+    (now ``root/moved``), never outside."""
+    served = server.add("/t.bin", size=4 * MIB, faults=[Hold(after=256 * KIB)])
+    for suffix in (".evio-part", ".evio-state", ".evio-state.tmp"):
+        outside.plant(f"t.bin{suffix}", f"outside's own t.bin{suffix}\n".encode())
+    data, moved = adversary.root / "data", adversary.root / "moved"
+
+    def swap() -> None:
+        state = data / "t.bin.evio-state"
+        wait_until(lambda: server.held() > 0 and state.exists(), HANG, "a body held mid-way")
+        data.rename(moved)
+        data.symlink_to(outside.path, target_is_directory=True)
+        server.release()
+
+    outcome = adversary.fetch(
+        [File(served, "data/t.bin", sha256=True)], *FAST_FAIL, timeout=HANG, during=swap
+    )
+    entry = outcome.file("data/t.bin")
+    if entry["outcome"] == "failed":
+        code = outcome.error("data/t.bin")["code"]
+        assert code in ("unsafe_path", "download_failed"), outcome.describe()
+        assert not (moved / "t.bin").exists()
+    else:
+        assert (moved / "t.bin").read_bytes() == served.data, outcome.describe()

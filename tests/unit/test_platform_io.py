@@ -43,12 +43,13 @@ WINDOWS_LIKE = dataclasses.replace(
     flush="fsync",
     positional=False,
     no_follow=0,
+    hold_directories=False,
     non_block=0,
     sync_directories=False,
     rename_open=False,
     flush_many="each",
 )
-NO_NOFOLLOW = dataclasses.replace(PLATFORM, no_follow=0)
+NO_NOFOLLOW = dataclasses.replace(PLATFORM, no_follow=0, hold_directories=False)
 VARIANTS = {"native": PLATFORM, "macos": MACOS, "windows-like": WINDOWS_LIKE}
 
 
