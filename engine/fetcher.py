@@ -520,6 +520,7 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
             size,
             shape.connections,
             download.board.bytes_done(),
+            part_id=job.part.identity(),
         )
     )
 

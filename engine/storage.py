@@ -144,6 +144,11 @@ class PartFile:
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
+    def identity(self) -> tuple[int, int]:
+        """The file's device and inode."""
+        info = os.fstat(self.fd)
+        return info.st_dev, info.st_ino
+
     def preallocate(self, size: int) -> None:
         """Reserve the whole file now, so a full disk shows before any byte is fetched. A
         file that does not fit holds on to nothing: it is refused when it needs more than is
