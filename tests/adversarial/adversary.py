@@ -146,10 +146,10 @@ class Adversary:
         files: Sequence[File],
         *args: str,
         timeout: float = RUN_TIMEOUT,
-        during: Callable[[], None] | None = None,
+        during: Callable[[int], None] | None = None,
     ) -> Outcome:
         """Fetch ``files`` as a manifest under the root; ``during``: the adversary's move,
-        made while the command runs."""
+        made while the command runs (given its process ID)."""
         __tracebackhide__ = True
         manifest = self.manifest(files)
 
@@ -182,11 +182,12 @@ class Adversary:
         *args: str,
         expected: Callable[[], Mapping[str, Expect]],
         timeout: float = RUN_TIMEOUT,
-        during: Callable[[], None] | None = None,
+        during: Callable[[int], None] | None = None,
     ) -> Outcome:
         """The command with ``args``, ``--json --yes``, one worker; then the invariant, with
         what ``expected`` says once the run is over (the server's versions are known then).
-        ``during`` is called while the command runs, and must wait for what it needs."""
+        ``during`` is called with the command's process ID while it runs, and must wait
+        for what it needs."""
         __tracebackhide__ = True
         command = ("--json", "--yes", "--workers", "1", *args)
         if during is None:
@@ -215,13 +216,13 @@ class Adversary:
 
 
 def _run_meanwhile(
-    command: Sequence[str], cwd: Path, timeout: float, during: Callable[[], None]
+    command: Sequence[str], cwd: Path, timeout: float, during: Callable[[int], None]
 ) -> subprocess.CompletedProcess[str]:
     """The command started in the background, ``during`` called while it runs, then its end
     awaited; a failure of ``during`` kills it (its process group) first."""
     process = start_cli(*command, cwd=cwd)
     try:
-        during()
+        during(process.pid)
         stdout, stderr = process.communicate(timeout=timeout)
     except BaseException:
         os.killpg(process.pid, signal.SIGKILL)
