@@ -221,10 +221,11 @@ class PartFile:
         return self.platform.read_at(self.fd, size, offset)
 
     def discard(self) -> None:
+        """Remove the part file and let go of it; its directory stays held until ``close``."""
         if not self.platform.rename_open:
             self._close_file()  # Windows removes no open file; the lock goes with it
         self.directory.unlink(self.path)
-        self.close()
+        self._close_file()  # the directory stays held until close()
 
     def move_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
         """Rename the finished file over ``target`` while still holding the lock, run
@@ -232,14 +233,17 @@ class PartFile:
         hardly fall between the two, then make both durable with one flush of the directory.
         The part's path must still name the file that was written and hashed: a rename moves
         a name, not the bytes that were checked. Windows renames no open file: there the
-        file is closed first, and its lock is let go a moment before the rename."""
+        file is closed first, and its lock is let go a moment before the rename. The file is
+        closed on the way out, its directory only by ``close``."""
         try:
             self.rename_into_place(target, cleanup)
             self.directory.sync()
         except OSError as error:
             raise disk_error(error, target, "moving the finished file into place") from None
         finally:
-            self.close()
+            # The directory stays held: a caller cleaning up after a failure reaches the
+            # part and state through it, never through a path that may lead elsewhere now.
+            self._close_file()
 
     def rename_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
         """``move_into_place`` without the flush of the directory, for a caller that makes
@@ -272,5 +276,4 @@ async def _abandon(opening: asyncio.Future[PartFile]) -> None:
     part = opening.result()
     if part.created:
         part.discard()
-    else:
-        part.close()
+    part.close()

@@ -48,6 +48,8 @@ class TargetDirectory:
         self.path = path
         self.fd = fd
         self.platform = platform
+        # Once let go, a held directory is never named by its path instead.
+        self._held = fd is not None
 
     @classmethod
     def open(
@@ -94,13 +96,15 @@ class TargetDirectory:
 
     def duplicate(self) -> TargetDirectory:
         """Another hold on the same directory, closed on its own."""
-        fd = os.dup(self.fd) if self.fd is not None else None
+        held = self._descriptor()
+        fd = os.dup(held) if held is not None else None
         return TargetDirectory(self.path, fd, self.platform)
 
     @property
     def handle(self) -> Path | int:
         """What a flush of the directory is given: its descriptor, else its path."""
-        return self.fd if self.fd is not None else self.path
+        held = self._descriptor()
+        return held if held is not None else self.path
 
     # Files in it ---------------------------------------------------------------------------
 
@@ -111,7 +115,8 @@ class TargetDirectory:
     def create(self, path: Path, flags: int, mode: int) -> int:
         """A new file: ``O_CREAT | O_EXCL`` refuses any name that exists, a link included."""
         extra = os.O_CREAT | os.O_EXCL | self.platform.no_follow | self.platform.open_flags
-        return os.open(named(path, self._at(path)), flags | extra, mode, dir_fd=self.fd)
+        at = self._at(path)
+        return os.open(named(path, at), flags | extra, mode, dir_fd=at)
 
     def is_regular(self, path: Path) -> bool:
         """engine.safe_paths.check_regular_or_absent, in this directory."""
@@ -139,9 +144,10 @@ class TargetDirectory:
     def check_in_place(self) -> None:
         """Raise UnsafePathError unless the directory's path still leads to the directory
         held: a file renamed in it now lands where it will be reported."""
-        if self.fd is None:
+        fd = self._descriptor()
+        if fd is None:
             return
-        held = os.fstat(self.fd)
+        held = os.fstat(fd)
         try:
             found = os.stat(self.path)
         except OSError:
@@ -152,6 +158,13 @@ class TargetDirectory:
     def _at(self, path: Path) -> int | None:
         if path.parent != self.path:
             raise ValueError(f"{path} is not in {self.path}")
+        return self._descriptor()
+
+    def _descriptor(self) -> int | None:
+        """The directory's descriptor; None where it is named by path. Raises OSError once
+        a held directory was let go."""
+        if self._held and self.fd is None:
+            raise OSError(errno.EBADF, "its directory is no longer held", str(self.path))
         return self.fd
 
 

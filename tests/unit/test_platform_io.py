@@ -123,6 +123,7 @@ def test_a_part_file_is_reserved_written_flushed_and_moved(
     target = tmp_path / "sub" / "t.bin"
     part.move_into_place(target)
     assert part.fd == -1
+    part.close()
     data = target.read_bytes()
     assert (len(data), data[:4], data[-4:]) == (3 * MIB, b"head", b"tail")
     assert not (tmp_path / "sub" / "t.bin.evio-part").exists()

@@ -111,6 +111,37 @@ def test_a_file_whose_directory_was_swapped_is_not_renamed_into_place(
 
 
 @HELD
+def test_a_part_refused_its_rename_is_cleaned_up_where_it_was_written(
+    tmp_path: Path, elsewhere: Path
+) -> None:
+    """After a refused move into place, the caller's cleanup still reaches the part through
+    the directory held, never through the path that now leads to a link."""
+    root = tmp_path / "root"
+    target = root / "data" / "t"
+    part = PartFile(target.with_name("t.evio-part"), root)
+    try:
+        part.write_at(b"bytes", 0)
+        moved = swap_for_link(root / "data", elsewhere)
+        with pytest.raises(UnsafePathError):
+            part.move_into_place(target)
+        part.discard()
+        assert os.listdir(moved) == []
+    finally:
+        part.close()
+    assert (elsewhere / "t.evio-part").read_bytes() == b"not yours"
+
+
+@HELD
+def test_a_directory_let_go_is_never_named_by_its_path_instead(tmp_path: Path) -> None:
+    directory = TargetDirectory.open(tmp_path, tmp_path / "d")
+    (tmp_path / "d" / "x").write_bytes(b"kept")
+    directory.close()
+    with pytest.raises(OSError, match="no longer held"):
+        directory.unlink(tmp_path / "d" / "x")
+    assert (tmp_path / "d" / "x").read_bytes() == b"kept"
+
+
+@HELD
 def test_a_directory_moved_back_in_place_takes_the_file(tmp_path: Path) -> None:
     """The check is of where the path leads when the file is renamed, not of how it got
     there: the same directory, moved away and back, is still the one held."""
@@ -121,4 +152,5 @@ def test_a_directory_moved_back_in_place_takes_the_file(tmp_path: Path) -> None:
     (root / "data").rename(root / "away")
     (root / "away").rename(root / "data")
     part.move_into_place(target)
+    part.close()
     assert target.read_bytes() == b"bytes"
