@@ -217,7 +217,7 @@ class PlatformIO:
         """A descriptor of the directory ``name`` (relative to ``dir_fd`` when given), its
         last component never a symbolic link unless ``follow``. Only where
         ``hold_directories``; raises OSError (ELOOP or ENOTDIR for a link or a file)."""
-        flags = os.O_RDONLY | os.O_DIRECTORY | self.open_flags
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | self.open_flags
         return os.open(name, flags | (0 if follow else self.no_follow), dir_fd=dir_fd)
 
     def make_blocking(self, fd: int) -> None:
