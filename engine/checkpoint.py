@@ -71,7 +71,7 @@ class Checkpoint:
         if snapshot == self._saved:
             return
         self._part.sync()
-        state_file.save(self.path, snapshot, self._part.platform)
+        state_file.save(self.path, snapshot, self._part.platform, self._part.directory)
         self._saved = snapshot
 
     def _save_snapshot(self, snapshot: State) -> None:
@@ -97,4 +97,4 @@ class Checkpoint:
 
     def discard(self) -> None:
         with self._lock:
-            state_file.discard(self.path)
+            state_file.discard(self.path, self._part.directory)

@@ -280,7 +280,7 @@ async def _attempt(download: Download, ctx: Context) -> Event:
                 return await _download(download, ctx, job)
     except BaseException:
         # Nothing resumable was written (no state beside it): leave no empty file behind.
-        if part is not None and target is not None and not _has_state(target):
+        if part is not None and target is not None and not _has_state(part, target):
             part.discard()
         raise
     finally:
@@ -428,9 +428,9 @@ def _root(spec: FileSpec) -> Path | None:
     return Path(spec.output_dir) if spec.output_dir is not None else None
 
 
-def _has_state(target: Path) -> bool:
+def _has_state(part: PartFile, target: Path) -> bool:
     try:
-        return check_regular_or_absent(state_path(target))
+        return part.directory.is_regular(state_path(target))
     except UnsafePathError:
         return False
 
@@ -440,11 +440,11 @@ def _load_resume(part: PartFile, target: Path, download: Download, ctx: Context)
     left there to confuse this run."""
     path = state_path(target)
     # A state file that is not a regular file of its own is refused here, by name.
-    if not ctx.options.resume or download.one_stream or not check_regular_or_absent(path):
+    if not ctx.options.resume or download.one_stream or not part.directory.is_regular(path):
         _start_over(part, target)
         return None
     try:
-        saved = state_file.load(path)
+        saved = state_file.load(path, part.directory)
     except StateVersionError:
         raise
     except StateError as error:
@@ -463,7 +463,7 @@ def _load_resume(part: PartFile, target: Path, download: Download, ctx: Context)
 
 
 def _start_over(part: PartFile, target: Path) -> None:
-    state_file.discard(state_path(target))
+    state_file.discard(state_path(target), part.directory)
     part.truncate(0)
 
 
@@ -520,6 +520,7 @@ def _prepare(download: Download, ctx: Context, job: _Job) -> None:
             size,
             shape.connections,
             download.board.bytes_done(),
+            part_id=job.part.identity(),
         )
     )
 

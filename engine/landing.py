@@ -6,8 +6,9 @@ costs a journal commit each; a batch shares two.
 The order keeps the crash promise: no final path ever names bytes that are not durable, for
 a file is renamed only after its bytes are flushed; a file is reported landed only once its
 rename is durable too. The partial files are opened as every other (engine.storage,
-engine.safe_paths): locked, never through a planted link, and their path must still name the
-file written when it is renamed."""
+engine.safe_paths), each in its directory held open (engine.target_dir) until the flush
+that makes its rename durable: locked, never through a planted link, and their path must
+still name the file written when it is renamed."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from evio_fetch.engine import state as state_file
 from evio_fetch.engine.errors import EvioError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
-from evio_fetch.engine.safe_paths import VerifiedDirectories, check_regular_or_absent
+from evio_fetch.engine.safe_paths import VerifiedDirectories
 from evio_fetch.engine.sidecars import part_path, state_path
 from evio_fetch.engine.storage import PartFile, disk_error
+from evio_fetch.engine.target_dir import TargetDirectory
 
 # At most this many files share one flush (and are open at once, their locks held).
 MOST_PER_BATCH = 64
@@ -38,6 +40,8 @@ class _Landing:
     done: asyncio.Future[None]
     part: PartFile | None = None
     error: BaseException | None = field(default=None)
+    # A renamed file's directory, held until the flush that makes its rename durable.
+    directory: TargetDirectory | None = None
 
 
 class Lander:
@@ -86,6 +90,9 @@ class Lander:
 
 
 def _settle(item: _Landing) -> None:
+    if item.directory is not None:
+        item.directory.close()
+        item.directory = None
     if item.done.done():
         return
     if item.error is not None:
@@ -137,6 +144,8 @@ def _close(item: _Landing) -> None:
         return
     if item.error is not None:
         item.part.discard()  # its part file, if it is still there; never its target
+    elif item.directory is None:
+        item.directory = item.part.directory.duplicate()  # renamed: flushed by the next batch
     item.part.close()
 
 
@@ -144,8 +153,8 @@ def _fds(items: list[_Landing]) -> list[int]:
     return [item.part.fd for item in items if item.part is not None and item.part.fd >= 0]
 
 
-def _parents(items: list[_Landing]) -> list[Path]:
-    return [item.target.parent for item in items]
+def _parents(items: list[_Landing]) -> list[Path | int]:
+    return [item.directory.handle for item in items if item.directory is not None]
 
 
 def _step(items: list[_Landing], doing: str, call: Callable[[], None]) -> None:
@@ -168,8 +177,8 @@ def _write(item: _Landing, platform: PlatformIO, directories: VerifiedDirectorie
     def write() -> None:
         part = item.part = PartFile(part_path(item.target), item.root, platform, directories)
         state = state_path(item.target)
-        if check_regular_or_absent(state) or not part.created:
-            state_file.discard(state)
+        if part.directory.is_regular(state) or not part.created:
+            state_file.discard(state, part.directory)
         if not part.created:
             part.truncate(len(item.body))
         part.write_at(item.body, 0)

@@ -190,6 +190,9 @@ class Started(msgspec.Struct, frozen=True, tag=True):
     # The whole file came in the probe's answer and the worker hashes it from memory: the
     # parent reads nothing, and Done carries the digests.
     whole: bool = False
+    # The part file's device and inode: the parent hashes that file and no other, whatever
+    # its path leads to by the time it opens it.
+    part_id: tuple[int, int] | None = None
 
 
 class Progress(msgspec.Struct, frozen=True, tag=True):

@@ -22,6 +22,9 @@ lock           flock                  flock                       msvcrt.locking
                                                                   far past any data
 write at       os.pwrite / os.pread   os.pwrite / os.pread        seek + write under a lock
 no-follow      O_NOFOLLOW             O_NOFOLLOW                  lstat before, fstat after
+directory      held open (O_DIRECTORY held open (O_DIRECTORY      named by path each time
+of a target    | O_NOFOLLOW), names   | O_NOFOLLOW), names
+               relative to it         relative to it
 batches        syncfs                 each file, then each        each file
                                       directory
 =============  =====================  ==========================  =========================
@@ -81,7 +84,9 @@ class PlatformIO:
     a checkpoint's guarantee rests on asks the drive to write its cache out. ``no_follow``,
     ``non_block`` and ``open_flags`` are flags for ``os.open``, 0 where the platform has
     none. ``rename_open`` says whether a file may be renamed or removed while it is open
-    (not on Windows)."""
+    (not on Windows). ``hold_directories`` says whether a directory can be opened without
+    following a link and files named relative to it (``dir_fd``): not on Windows, nor
+    where ``O_DIRECTORY`` or ``O_NOFOLLOW`` is missing."""
 
     reserve: Reserve
     flush: Flush
@@ -94,6 +99,7 @@ class PlatformIO:
     sync_directories: bool
     rename_open: bool
     flush_many: FlushMany = "each"
+    hold_directories: bool = False
 
     def describe(self) -> str:
         """One line naming every choice, for test reports and bug reports."""
@@ -103,7 +109,7 @@ class PlatformIO:
             f"positional={'pwrite' if self.positional else 'seek+write'} "
             f"no_follow={'O_NOFOLLOW' if self.no_follow else 'lstat+fstat'} "
             f"sync_directories={self.sync_directories} rename_open={self.rename_open} "
-            f"flush_many={self.flush_many}"
+            f"flush_many={self.flush_many} hold_directories={self.hold_directories}"
         )
 
     # Space ---------------------------------------------------------------------------------
@@ -134,10 +140,14 @@ class PlatformIO:
             return
         os.fsync(fd)
 
-    def sync_directory(self, directory: Path) -> None:
-        """Make the names in ``directory`` durable (a rename, a removal), where a directory
-        can be opened to flush it; Windows cannot, and commits them in its own time."""
+    def sync_directory(self, directory: Path | int) -> None:
+        """Make the names in ``directory`` (a path, or a directory held open) durable (a
+        rename, a removal), where a directory can be opened to flush it; Windows cannot, and
+        commits them in its own time."""
         if not self.sync_directories:
+            return
+        if isinstance(directory, int):
+            os.fsync(directory)
             return
         fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | self.open_flags)
         try:
@@ -145,11 +155,11 @@ class PlatformIO:
         finally:
             os.close(fd)
 
-    def flush_batch(self, written: Sequence[int], directories: Iterable[Path]) -> None:
+    def flush_batch(self, written: Sequence[int], directories: Iterable[Path | int]) -> None:
         """Make durable at once the bytes of the files open as ``written`` and the renames
-        made into ``directories``: one ``syncfs`` per file system they lie on where there is
-        one (a single journal commit), else a flush of each written file and of each distinct
-        directory."""
+        made into ``directories`` (paths, or directories held open): one ``syncfs`` per file
+        system they lie on where there is one (a single journal commit), else a flush of each
+        written file and of each distinct directory."""
         if self.flush_many == "syncfs" and _libc_syncfs() is not None:
             _syncfs_each_device(written, dict.fromkeys(directories), self.open_flags)
             return
@@ -191,7 +201,7 @@ class PlatformIO:
         (a directory swapped for one during the run leads nowhere else): through directory
         descriptors where the platform has them, else checked with ``lstat`` on the way.
         Raises OSError when it is not empty, gone, or reached only through a link."""
-        if self.no_follow and os.rmdir in os.supports_dir_fd:
+        if self.hold_directories:
             _rmdir_through_descriptors(base, parts, self.no_follow)
             return
         path = base
@@ -200,6 +210,15 @@ class PlatformIO:
             if stat.S_ISLNK(os.lstat(path).st_mode):
                 raise OSError(errno.ELOOP, "a symbolic link on the way", path)
         os.rmdir(path)
+
+    def open_directory(
+        self, name: str | Path, dir_fd: int | None = None, *, follow: bool = False
+    ) -> int:
+        """A descriptor of the directory ``name`` (relative to ``dir_fd`` when given), its
+        last component never a symbolic link unless ``follow``. Only where
+        ``hold_directories``; raises OSError (ELOOP or ENOTDIR for a link or a file)."""
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | self.open_flags
+        return os.open(name, flags | (0 if follow else self.no_follow), dir_fd=dir_fd)
 
     def make_blocking(self, fd: int) -> None:
         """Undo ``non_block`` once the file is open (it only keeps the open from waiting)."""
@@ -230,6 +249,18 @@ def detect() -> PlatformIO:
         sync_directories=not windows,
         rename_open=not windows,
         flush_many="syncfs" if _has_syncfs() else "each",
+        hold_directories=_can_hold_directories(),
+    )
+
+
+def _can_hold_directories() -> bool:
+    """Directories opened without following a link, and names relative to them: Linux and
+    macOS. Removing ``O_DIRECTORY`` (tests/without_os) selects the path-named fallback."""
+    needed = {os.open, os.stat, os.unlink, os.rename, os.mkdir, os.rmdir}
+    return (
+        hasattr(os, "O_DIRECTORY")
+        and hasattr(os, "O_NOFOLLOW")
+        and needed <= getattr(os, "supports_dir_fd", set())
     )
 
 
@@ -263,13 +294,16 @@ def _syncfs(fd: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-def _syncfs_each_device(fds: Sequence[int], directories: Iterable[Path], flags: int) -> None:
+def _syncfs_each_device(fds: Sequence[int], directories: Iterable[Path | int], flags: int) -> None:
     """One ``syncfs`` for each file system that holds one of ``fds`` or ``directories``."""
     devices: dict[int, int | Path] = {}
     for fd in fds:
         devices.setdefault(os.fstat(fd).st_dev, fd)
     for directory in directories:
-        devices.setdefault(os.stat(directory).st_dev, directory)
+        if isinstance(directory, int):
+            devices.setdefault(os.fstat(directory).st_dev, directory)
+        else:
+            devices.setdefault(os.stat(directory).st_dev, directory)
     for found in devices.values():
         if isinstance(found, int):
             _syncfs(found)

@@ -315,7 +315,7 @@ class _Run:
             active.hasher = None  # the worker hashes it from memory
         else:
             algorithms = algorithms_for(active.spec)
-            active.hasher = self._hashes.hasher(event.part, self._wake, algorithms)
+            active.hasher = self._hashes.hasher(event.part, self._wake, algorithms, event.part_id)
         self._observer.started(active.spec, event.target, event.size, event.done)
 
     def _on_written(self, active: _Active, event: Written) -> None:

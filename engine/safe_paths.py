@@ -35,17 +35,25 @@ def unsafe(path: Path, what: str) -> UnsafePathError:
 
 
 def open_regular(
-    path: Path, flags: int, mode: int = 0o644, *, platform: PlatformIO = PLATFORM
+    path: Path,
+    flags: int,
+    mode: int = 0o644,
+    *,
+    platform: PlatformIO = PLATFORM,
+    dir_fd: int | None = None,
 ) -> int:
     """``os.open`` for a file beside a target: never through a symlink, and only a regular
     file with no other name (writing to a planted hard link would change the file it shares
-    its bytes with). Raises UnsafePathError for anything else, OSError for the rest."""
+    its bytes with). With ``dir_fd`` (its directory, held open: engine.target_dir), the
+    file is ``path``'s last component in that directory, whatever ``path`` leads to now.
+    Raises UnsafePathError for anything else, OSError for the rest."""
     if not (platform.no_follow and platform.non_block):
-        check_regular_or_absent(path)  # before an open that could follow a link or wait
+        # before an open that could follow a link or wait
+        check_regular_or_absent(path, dir_fd=dir_fd)
     # O_NONBLOCK: opening a planted FIFO must not wait for a writer.
     extra = platform.no_follow | platform.non_block | platform.open_flags
     try:
-        fd = os.open(path, flags | extra, mode)
+        fd = os.open(named(path, dir_fd), flags | extra, mode, dir_fd=dir_fd)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise unsafe(path, "is a symbolic link") from None
@@ -53,18 +61,24 @@ def open_regular(
             raise unsafe(path, "is a directory") from None
         raise
     try:
-        _check_opened(path, fd, platform)
+        _check_opened(path, fd, platform, dir_fd)
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def _check_opened(path: Path, fd: int, platform: PlatformIO) -> None:
+def named(path: Path, dir_fd: int | None) -> str | Path:
+    """What names ``path`` to a call: its last component relative to ``dir_fd``, else the
+    whole path."""
+    return path.name if dir_fd is not None else path
+
+
+def _check_opened(path: Path, fd: int, platform: PlatformIO, dir_fd: int | None) -> None:
     _check_regular(path, os.fstat(fd))
     if not platform.no_follow:
         # Opened by a name checked a moment before: it must still name what was opened.
-        check_same_file(path, fd)
+        check_same_file(path, fd, dir_fd=dir_fd)
     platform.make_blocking(fd)
 
 
@@ -85,11 +99,12 @@ def _kind(mode: int) -> str:
     return "a device"
 
 
-def check_regular_or_absent(path: Path) -> bool:
+def check_regular_or_absent(path: Path, *, dir_fd: int | None = None) -> bool:
     """True when ``path`` is a regular file with one name, False when nothing is there;
-    raises UnsafePathError for a link, a directory or anything else."""
+    raises UnsafePathError for a link, a directory or anything else. ``dir_fd``: as for
+    ``open_regular``."""
     try:
-        info = os.lstat(path)
+        info = os.lstat(named(path, dir_fd), dir_fd=dir_fd)
     except FileNotFoundError:
         return False
     if stat.S_ISLNK(info.st_mode):
@@ -154,13 +169,13 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def check_same_file(path: Path, fd: int) -> None:
+def check_same_file(path: Path, fd: int, *, dir_fd: int | None = None) -> None:
     """Raise unless ``path`` still names the file open as ``fd``: what was checked and hashed
-    is what a rename will move."""
+    is what a rename will move. ``dir_fd``: as for ``open_regular``."""
     try:
-        named = os.lstat(path)
+        found = os.lstat(named(path, dir_fd), dir_fd=dir_fd)
     except FileNotFoundError:
         raise unsafe(path, "was removed while it was being written") from None
     held = os.fstat(fd)
-    if (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino):
+    if (found.st_dev, found.st_ino) != (held.st_dev, held.st_ino):
         raise unsafe(path, "was replaced by another file while it was being written")

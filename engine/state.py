@@ -4,7 +4,8 @@ docs/resume.md.
 
 JSON, not msgpack: a person debugging a stuck download can read it, and at one small write a
 second the size does not matter. Writes are durable and atomic: temporary file, fsync, rename,
-fsync of the directory. The caller flushes the data it describes first."""
+fsync of the directory, all in the download's directory as held open (engine.target_dir).
+The caller flushes the data it describes first."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from evio_fetch.engine.platform_io import PLATFORM, PlatformIO
 from evio_fetch.engine.redaction import redact_url
 from evio_fetch.engine.safe_paths import check_regular_or_absent, open_regular
 from evio_fetch.engine.sidecars import STATE_SUFFIX, part_path, state_path, temporary_path
-from evio_fetch.engine.storage import disk_error, sync_directory
+from evio_fetch.engine.storage import disk_error
+from evio_fetch.engine.target_dir import TargetDirectory
 
 FORMAT = 1
 # More than the state of any file (a digest per MiB of an 8 TB file is about 250 MB), but a
@@ -99,26 +101,37 @@ _ENCODER = msgspec.json.Encoder()
 MODE = 0o600
 
 
-def save(path: Path, state: State, platform: PlatformIO = PLATFORM) -> None:
-    """Write ``state`` at ``path`` durably and atomically. A full device raises
-    DeviceFullError, and the previous state stays as it was."""
+def save(
+    path: Path,
+    state: State,
+    platform: PlatformIO = PLATFORM,
+    directory: TargetDirectory | None = None,
+) -> None:
+    """Write ``state`` at ``path`` durably and atomically, in ``directory`` (the download's,
+    held open: engine.target_dir), else in the directory ``path`` leads to now. A full
+    device raises DeviceFullError, and the previous state stays as it was."""
+    if directory is None:
+        with TargetDirectory.of(path, platform) as held:
+            save(path, state, platform, held)
+        return
     temporary = temporary_path(path)
     try:
-        _write_synced(temporary, _ENCODER.encode(state), platform)
-        os.replace(temporary, path)
-        sync_directory(path.parent, platform)
+        _write_synced(directory, temporary, _ENCODER.encode(state), platform)
+        directory.replace(temporary, path)
+        directory.sync()
     except OSError as error:
-        temporary.unlink(missing_ok=True)
+        directory.unlink(temporary)
         raise disk_error(error, path, "saving the download's state") from None
 
 
-def _write_synced(path: Path, data: bytes, platform: PlatformIO) -> None:
+def _write_synced(
+    directory: TargetDirectory, path: Path, data: bytes, platform: PlatformIO
+) -> None:
     # A fresh file every time (never one left behind with wider permissions, never through a
     # symlink: O_EXCL refuses any name that exists, a link included), so it is born with
     # MODE and the rename gives the state file the same.
-    path.unlink(missing_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | platform.no_follow | platform.open_flags
-    fd = os.open(path, flags, MODE)
+    directory.unlink(path)
+    fd = directory.create(path, os.O_WRONLY, MODE)
     try:
         view = memoryview(data)
         while view:  # a write to a nearly full device may be short
@@ -128,12 +141,13 @@ def _write_synced(path: Path, data: bytes, platform: PlatformIO) -> None:
         os.close(fd)
 
 
-def load(path: Path) -> State:
-    """The state at ``path``. Raises StateError (with a reason a person can act on) when it
-    cannot be used: unreadable, garbage, or written by a newer evio-fetch. Only a regular
-    file of its own is read: anything else raises UnsafePathError, never followed."""
+def load(path: Path, directory: TargetDirectory | None = None) -> State:
+    """The state at ``path`` (in ``directory``, when the download holds it open). Raises
+    StateError (with a reason a person can act on) when it cannot be used: unreadable,
+    garbage, or written by a newer evio-fetch. Only a regular file of its own is read:
+    anything else raises UnsafePathError, never followed."""
     try:
-        data = _read(path)
+        data = _read(path, directory)
     except OSError as error:
         raise StateError(
             f"{path}: cannot read the state file ({error.strerror})",
@@ -162,19 +176,27 @@ def kept_bytes(target: Path) -> int:
     return sum(segment.done - segment.start for segment in saved.segments)
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, directory: TargetDirectory | None) -> bytes:
     """The file's bytes, read as a regular file of its own: never through a planted link,
     never more than any state file holds."""
-    fd = open_regular(path, os.O_RDONLY)
+    if directory is not None:
+        fd = directory.open_regular(path, os.O_RDONLY)
+    else:
+        fd = open_regular(path, os.O_RDONLY)
     with os.fdopen(fd, "rb") as handle:
         if os.fstat(handle.fileno()).st_size > MAX_BYTES:
             raise OSError(errno.EFBIG, "larger than any state file")
         return handle.read(MAX_BYTES + 1)
 
 
-def discard(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    temporary_path(path).unlink(missing_ok=True)
+def discard(path: Path, directory: TargetDirectory | None = None) -> None:
+    """Remove the state at ``path`` and its temporary, in ``directory`` as for ``save``."""
+    if directory is None:
+        with TargetDirectory.of(path) as held:
+            discard(path, held)
+        return
+    directory.unlink(path)
+    directory.unlink(temporary_path(path))
 
 
 def target_of(state_file: Path) -> Path:

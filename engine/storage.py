@@ -20,12 +20,8 @@ from evio_fetch.engine.errors import (
     EvioError,
 )
 from evio_fetch.engine.platform_io import PLATFORM, PlatformIO, allocated, extend
-from evio_fetch.engine.safe_paths import (
-    VerifiedDirectories,
-    check_same_file,
-    make_directories,
-    open_regular,
-)
+from evio_fetch.engine.safe_paths import VerifiedDirectories
+from evio_fetch.engine.target_dir import TargetDirectory
 
 # A run that was just killed may take a moment to let go of its files: wait that long for
 # the lock before calling the target busy.
@@ -91,7 +87,9 @@ class PartFile:
     system drops it when the process dies: no stale lock files to clean up. Its directories
     are made below ``root`` and it is opened as a regular file of its own, never through
     anything planted there (engine.safe_paths). ``platform`` says how it is reserved,
-    written, flushed and locked (engine.platform_io)."""
+    written, flushed and locked (engine.platform_io). Its directory is held open from
+    here to ``close`` (engine.target_dir): the state file and everything else beside the
+    target is reached through ``directory``."""
 
     def __init__(
         self,
@@ -103,17 +101,22 @@ class PartFile:
         self.path = path
         self.platform = platform
         try:
-            if directories is not None:
-                directories.make(root or path.parent, path.parent)
-            else:
-                make_directories(root or path.parent, path.parent)
-            self.fd, self.created = _open_or_create(path, platform)
-            # The size reserved by this run (None: nothing yet, or cut since).
-            self.reserved: int | None = None
+            self.directory = TargetDirectory.open(
+                root or path.parent, path.parent, platform, directories
+            )
         except OSError as error:
             raise disk_error(error, path, "creating it") from None
+        try:
+            self.fd, self.created = _open_or_create(path, self.directory)
+        except BaseException as error:
+            self.directory.close()
+            if isinstance(error, OSError):
+                raise disk_error(error, path, "creating it") from None
+            raise
+        # The size reserved by this run (None: nothing yet, or cut since).
+        self.reserved: int | None = None
         if not platform.try_lock(self.fd):
-            os.close(self.fd)
+            self.close()
             raise BusyError(
                 f"{path}: another evio-fetch process is downloading this file",
                 "wait for it to finish, or stop it; this run leaves the file alone",
@@ -140,6 +143,11 @@ class PartFile:
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
+
+    def identity(self) -> tuple[int, int]:
+        """The file's device and inode."""
+        info = os.fstat(self.fd)
+        return info.st_dev, info.st_ino
 
     def preallocate(self, size: int) -> None:
         """Reserve the whole file now, so a full disk shows before any byte is fetched. A
@@ -200,6 +208,11 @@ class PartFile:
             raise disk_error(error, self.path, "flushing to disk") from None
 
     def close(self) -> None:
+        """Let go of the file (and its lock) and of its directory."""
+        self._close_file()
+        self.directory.close()
+
+    def _close_file(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -208,10 +221,11 @@ class PartFile:
         return self.platform.read_at(self.fd, size, offset)
 
     def discard(self) -> None:
+        """Remove the part file and let go of it; its directory stays held until ``close``."""
         if not self.platform.rename_open:
-            self.close()  # Windows removes no open file; the lock goes with it
-        self.path.unlink(missing_ok=True)
-        self.close()
+            self._close_file()  # Windows removes no open file; the lock goes with it
+        self.directory.unlink(self.path)
+        self._close_file()  # the directory stays held until close()
 
     def move_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
         """Rename the finished file over ``target`` while still holding the lock, run
@@ -219,32 +233,37 @@ class PartFile:
         hardly fall between the two, then make both durable with one flush of the directory.
         The part's path must still name the file that was written and hashed: a rename moves
         a name, not the bytes that were checked. Windows renames no open file: there the
-        file is closed first, and its lock is let go a moment before the rename."""
+        file is closed first, and its lock is let go a moment before the rename. The file is
+        closed on the way out, its directory only by ``close``."""
         try:
             self.rename_into_place(target, cleanup)
-            sync_directory(target.parent, self.platform)
+            self.directory.sync()
         except OSError as error:
             raise disk_error(error, target, "moving the finished file into place") from None
         finally:
-            self.close()
+            # The directory stays held: a caller cleaning up after a failure reaches the
+            # part and state through it, never through a path that may lead elsewhere now.
+            self._close_file()
 
     def rename_into_place(self, target: Path, cleanup: Callable[[], None] | None = None) -> None:
         """``move_into_place`` without the flush of the directory, for a caller that makes
-        several renames durable at once. Raises OSError (and UnsafePathError)."""
-        check_same_file(self.path, self.fd)
+        several renames durable at once. The directory must still be where its path leads,
+        so the file lands where it is reported. Raises OSError (and UnsafePathError)."""
+        self.directory.check_same_file(self.path, self.fd)
+        self.directory.check_in_place()
         if not self.platform.rename_open:
-            self.close()
-        os.replace(self.path, target)
+            self._close_file()
+        self.directory.replace(self.path, target)
         if cleanup is not None:
             cleanup()
 
 
-def _open_or_create(path: Path, platform: PlatformIO) -> tuple[int, bool]:
+def _open_or_create(path: Path, directory: TargetDirectory) -> tuple[int, bool]:
     """The part's descriptor, and whether this open made the file."""
     try:
-        return open_regular(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, platform=platform), True
+        return directory.open_regular(path, os.O_RDWR | os.O_CREAT | os.O_EXCL), True
     except FileExistsError:
-        return open_regular(path, os.O_RDWR | os.O_CREAT, platform=platform), False
+        return directory.open_regular(path, os.O_RDWR | os.O_CREAT), False
 
 
 async def _abandon(opening: asyncio.Future[PartFile]) -> None:
@@ -257,9 +276,4 @@ async def _abandon(opening: asyncio.Future[PartFile]) -> None:
     part = opening.result()
     if part.created:
         part.discard()
-    else:
-        part.close()
-
-
-def sync_directory(directory: Path, platform: PlatformIO = PLATFORM) -> None:
-    platform.sync_directory(directory)
+    part.close()

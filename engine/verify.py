@@ -11,9 +11,10 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 from evio_fetch.engine.checksums import Algorithm, Digests, expected, first_mismatch
-from evio_fetch.engine.errors import ChecksumMismatchError
+from evio_fetch.engine.errors import ChecksumMismatchError, UnsafePathError
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.platform_io import PLATFORM
+from evio_fetch.engine.safe_paths import open_regular
 
 BLOCK = 1024 * 1024
 
@@ -59,9 +60,13 @@ class HashPool:
         self._executor = ThreadPoolExecutor(count, thread_name_prefix="hash")
 
     def hasher(
-        self, path: str, wake: Callable[[], None], algorithms: Iterable[Algorithm] = ("sha256",)
+        self,
+        path: str,
+        wake: Callable[[], None],
+        algorithms: Iterable[Algorithm] = ("sha256",),
+        identity: tuple[int, int] | None = None,
     ) -> PrefixHasher:
-        return PrefixHasher(path, wake, self._executor, algorithms)
+        return PrefixHasher(path, wake, self._executor, algorithms, identity)
 
     def close(self) -> None:
         # Tasks still queued run: each sees its hasher cancelled and closes its file.
@@ -74,7 +79,11 @@ class PrefixHasher:
     hashlib releases the GIL on large updates, so hashing overlaps with the caller's work.
     At most one pool task works on a file at a time; it hashes what is known to be complete,
     then ends, and the next advance schedules another. When the final size is reached,
-    ``digests`` (one per algorithm) or ``error`` is set and ``wake`` is called."""
+    ``digests`` (one per algorithm) or ``error`` is set and ``wake`` is called.
+
+    The file is opened as a regular file of its own, never through a link
+    (engine.safe_paths), and when ``identity`` (device, inode) is given it must be that
+    file: the one the worker writes, even if its directory was swapped for a link since."""
 
     def __init__(
         self,
@@ -82,8 +91,10 @@ class PrefixHasher:
         wake: Callable[[], None],
         executor: Executor,
         algorithms: Iterable[Algorithm] = ("sha256",),
+        identity: tuple[int, int] | None = None,
     ) -> None:
         self._path = path
+        self._identity = identity
         self._wake = wake
         self._executor = executor
         self._lock = threading.Lock()
@@ -135,7 +146,7 @@ class PrefixHasher:
         try:
             while (target := self._next_target()) is not None:
                 self._hash_until(target)
-        except OSError as error:
+        except (OSError, UnsafePathError) as error:
             with self._lock:
                 self._end()
             self.error = f"cannot read {self._path} to check it: {error}"
@@ -158,13 +169,21 @@ class PrefixHasher:
 
     def _hash_until(self, target: int) -> None:
         if self._fd is None:
-            self._fd = os.open(self._path, os.O_RDONLY | PLATFORM.open_flags)
+            self._fd = self._open()
         while self._hashed < target and not self._cancelled:
             block = PLATFORM.read_at(self._fd, min(BLOCK, target - self._hashed), self._hashed)
             if not block:
                 raise OSError(f"{self._path} ended at byte {self._hashed}, expected {target}")
             self._digests.update(block)
             self._hashed += len(block)
+
+    def _open(self) -> int:
+        fd = open_regular(Path(self._path), os.O_RDONLY)
+        info = os.fstat(fd)
+        if self._identity is not None and (info.st_dev, info.st_ino) != self._identity:
+            os.close(fd)
+            raise OSError(f"{self._path} is no longer the file being written")
+        return fd
 
     def _end(self) -> None:
         self._cancelled = True  # nothing more is hashed, whatever arrives later

@@ -5,7 +5,9 @@ invariant (invariant.py) every time."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from typing import Any
 
 from faults import FaultServer, Served
 from invariant import Expect, check, snapshot
-from support import run_cli
+from support import run_cli, start_cli
 
 RUN_TIMEOUT = 60.0
 
@@ -139,8 +141,15 @@ class Adversary:
         where.write_text(json.dumps({"version": "1.0", "datasets": datasets}))
         return where
 
-    def fetch(self, files: Sequence[File], *args: str, timeout: float = RUN_TIMEOUT) -> Outcome:
-        """Fetch ``files`` as a manifest under the root."""
+    def fetch(
+        self,
+        files: Sequence[File],
+        *args: str,
+        timeout: float = RUN_TIMEOUT,
+        during: Callable[[int], None] | None = None,
+    ) -> Outcome:
+        """Fetch ``files`` as a manifest under the root; ``during``: the adversary's move,
+        made while the command runs (given its process ID)."""
         __tracebackhide__ = True
         manifest = self.manifest(files)
 
@@ -156,7 +165,7 @@ class Adversary:
             }
 
         command = ("--manifest", str(manifest), "--root", str(self.root), *args)
-        return self.run(*command, expected=expected, timeout=timeout)
+        return self.run(*command, expected=expected, timeout=timeout, during=during)
 
     def fetch_urls(self, urls: Sequence[Url], *args: str, timeout: float = RUN_TIMEOUT) -> Outcome:
         """Fetch ``urls`` given on the command line, with ``-o`` the root."""
@@ -173,11 +182,18 @@ class Adversary:
         *args: str,
         expected: Callable[[], Mapping[str, Expect]],
         timeout: float = RUN_TIMEOUT,
+        during: Callable[[int], None] | None = None,
     ) -> Outcome:
         """The command with ``args``, ``--json --yes``, one worker; then the invariant, with
-        what ``expected`` says once the run is over (the server's versions are known then)."""
+        what ``expected`` says once the run is over (the server's versions are known then).
+        ``during`` is called with the command's process ID while it runs, and must wait
+        for what it needs."""
         __tracebackhide__ = True
-        result = run_cli("--json", "--yes", "--workers", "1", *args, cwd=self.home, timeout=timeout)
+        command = ("--json", "--yes", "--workers", "1", *args)
+        if during is None:
+            result = run_cli(*command, cwd=self.home, timeout=timeout)
+        else:
+            result = _run_meanwhile(command, self.home, timeout, during)
         report = _report(result)
         outcome = Outcome(result, report, self.root)
         self.check(report, expected())
@@ -197,6 +213,22 @@ class Adversary:
         for path in (served.path, *also):
             found += [v for v in self.server.representations(path) if v not in found]
         return found
+
+
+def _run_meanwhile(
+    command: Sequence[str], cwd: Path, timeout: float, during: Callable[[int], None]
+) -> subprocess.CompletedProcess[str]:
+    """The command started in the background, ``during`` called while it runs, then its end
+    awaited; a failure of ``during`` kills it (its process group) first."""
+    process = start_cli(*command, cwd=cwd)
+    try:
+        during(process.pid)
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def _manifest_size(f: File) -> int | None:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 from adversary import Adversary, File, Outside, Url
-from faults import LAST_MODIFIED, MIB, FaultServer, Served
+from faults import KIB, LAST_MODIFIED, MIB, FaultServer, Hold, Served
 from invariant import Expect
+from support import wait_until
 
 from evio_fetch.engine import state as state_file
 from evio_fetch.engine.blocks import BLOCK_SIZE
+from evio_fetch.engine.platform_io import PLATFORM
 from evio_fetch.engine.state import SegmentState, State
 
 FAST_FAIL = ("--retries", "1", "--timeout", "3")
@@ -194,3 +197,65 @@ def test_a_server_chosen_name_planted_as_a_symlink_is_not_followed(
     outcome = adversary.fetch_urls([Url(served)])
     assert outcome.status == 0, outcome.describe()
     assert outcome.file(served.url)["outcome"] == "downloaded", outcome.describe()
+
+
+def holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (Linux's /proc)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        names = os.listdir(fds)
+    except FileNotFoundError:
+        return False
+    found = set()
+    for name in names:
+        with suppress(OSError):  # closed meanwhile
+            found.add(os.readlink(fds / name))
+    return str(path) in found
+
+
+@pytest.mark.posix
+@pytest.mark.skipif(
+    not PLATFORM.hold_directories,
+    reason="directories are not held open here: the path-named fallback leaves this race",
+)
+@pytest.mark.parametrize(
+    "hashing", [False, pytest.param(True, marks=pytest.mark.linux)], ids=["early", "hashing"]
+)
+def test_a_target_directory_swapped_for_a_symlink_mid_download_leads_nowhere(
+    adversary: Adversary, outside: Outside, server: FaultServer, hashing: bool
+) -> None:
+    """While ``data/t.bin`` downloads (its partial and state files written, the server
+    holding the rest of the body; with ``hashing``, once the command has opened the partial
+    file to check its first bytes), the adversary moves ``root/data`` aside and puts in its
+    place a symlink to the directory beside the root, where files named like the download's
+    partial, state and state temporary wait to be overwritten or removed.
+    Expected: nothing outside the root is created, changed or removed; the file fails or
+    lands in the directory it was begun in (now ``root/moved``), never outside. Once
+    hashing has begun, the bytes check out and the rename is what is refused, as
+    ``unsafe_path``: the directory is no longer where the target's path leads. Before, the
+    check of its bytes may fail first (``download_failed``), finding no such file there."""
+    served = server.add("/t.bin", size=4 * MIB, faults=[Hold(after=256 * KIB)])
+    for suffix in (".evio-part", ".evio-state", ".evio-state.tmp"):
+        outside.plant(f"t.bin{suffix}", f"outside's own t.bin{suffix}\n".encode())
+    data, moved = adversary.root / "data", adversary.root / "moved"
+
+    def swap(pid: int) -> None:
+        state = data / "t.bin.evio-state"
+        wait_until(lambda: server.held() > 0 and state.exists(), HANG, "a body held mid-way")
+        if hashing:
+            part = data / "t.bin.evio-part"
+            wait_until(lambda: holds_open(pid, part), HANG, "the check of the first bytes")
+        data.rename(moved)
+        data.symlink_to(outside.path, target_is_directory=True)
+        server.release()
+
+    outcome = adversary.fetch(
+        [File(served, "data/t.bin", sha256=True)], *FAST_FAIL, timeout=HANG, during=swap
+    )
+    entry = outcome.file("data/t.bin")
+    if entry["outcome"] == "failed":
+        codes = ("unsafe_path",) if hashing else ("unsafe_path", "download_failed")
+        assert outcome.error("data/t.bin")["code"] in codes, outcome.describe()
+        assert not (moved / "t.bin").exists()
+    else:
+        assert (moved / "t.bin").read_bytes() == served.data, outcome.describe()

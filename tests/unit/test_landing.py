@@ -28,6 +28,7 @@ WAYS = {
         sync_directories=False,
         rename_open=False,
         no_follow=0,
+        hold_directories=False,
         non_block=0,
     ),
 }

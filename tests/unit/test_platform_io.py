@@ -43,12 +43,13 @@ WINDOWS_LIKE = dataclasses.replace(
     flush="fsync",
     positional=False,
     no_follow=0,
+    hold_directories=False,
     non_block=0,
     sync_directories=False,
     rename_open=False,
     flush_many="each",
 )
-NO_NOFOLLOW = dataclasses.replace(PLATFORM, no_follow=0)
+NO_NOFOLLOW = dataclasses.replace(PLATFORM, no_follow=0, hold_directories=False)
 VARIANTS = {"native": PLATFORM, "macos": MACOS, "windows-like": WINDOWS_LIKE}
 
 
@@ -122,6 +123,7 @@ def test_a_part_file_is_reserved_written_flushed_and_moved(
     target = tmp_path / "sub" / "t.bin"
     part.move_into_place(target)
     assert part.fd == -1
+    part.close()
     data = target.read_bytes()
     assert (len(data), data[:4], data[-4:]) == (3 * MIB, b"head", b"tail")
     assert not (tmp_path / "sub" / "t.bin.evio-part").exists()

@@ -198,3 +198,25 @@ def test_cancel_closes_the_file_and_ends_hashing(tmp_path: Path) -> None:
     assert not woken.is_set()
     assert hasher.digests is None and hasher.error is None
     assert open_fds() == before
+
+
+@pytest.mark.parametrize("planted", ["other-file", "symlink"])
+def test_only_the_file_being_written_is_hashed(
+    pool: HashPool, tmp_path: Path, planted: str
+) -> None:
+    """The part's path names another file by the time the hasher opens it (a file put in
+    its place, or a symlink to one): it is not hashed, and the check fails."""
+    written = tmp_path / "written"
+    written.write_bytes(b"x" * 100)
+    info = written.stat()
+    path = tmp_path / "part"
+    if planted == "symlink":
+        path.symlink_to(written)
+    else:
+        path.write_bytes(b"x" * 100)
+    woken = threading.Event()
+    hasher = pool.hasher(str(path), woken.set, ("sha256",), (info.st_dev, info.st_ino))
+    hasher.finish(100)
+    assert woken.wait(10)
+    assert hasher.digests is None
+    assert hasher.error is not None and str(path) in hasher.error
