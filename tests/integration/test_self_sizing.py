@@ -61,11 +61,13 @@ def test_a_full_link_keeps_connections_few(sized: Dataset, tmp_path: Path) -> No
     # One cap for all connections together: a second one, or a fourth, brings nothing.
     config = ServerConfig(rate_total=12 * MIB)
     _, seen = download(sized, config, tmp_path, OPTIONS)
-    # It tried more, found nothing to gain, and went back: through the second half of the
-    # file, no more than the first two stream.
+    # It tried the ceiling, found nothing like the eightfold gain capped connections give,
+    # and went back: through the second half of the file, few stream. Not always two: a
+    # tenth of a second's sample on a loaded machine can show a gain of a few percent, and
+    # the count it implies is then three; four would take a measured gain of 100 %.
     late = [s.streaming for s in seen if s.bytes_sent > SIZE // 2]
     assert late, "the download's second half was never sampled"
-    assert max(late) <= 2
+    assert max(late) <= 4 < CEILING
 
 
 def test_segments_still_forces_the_count(sized: Dataset, tmp_path: Path) -> None:
