@@ -76,7 +76,7 @@ def _clip(text: str) -> str:
 
 
 class _Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
     def hexdigest(self) -> str: ...
 
@@ -92,7 +92,7 @@ class Digests:
             for algorithm in dict.fromkeys(algorithms)
         }
 
-    def update(self, block: bytes) -> None:
+    def update(self, block: bytes | memoryview) -> None:
         for digest in self._digests.values():
             digest.update(block)
 

@@ -170,12 +170,14 @@ class PrefixHasher:
     def _hash_until(self, target: int) -> None:
         if self._fd is None:
             self._fd = self._open()
+        buffer = _thread_buffer()
         while self._hashed < target and not self._cancelled:
-            block = PLATFORM.read_at(self._fd, min(BLOCK, target - self._hashed), self._hashed)
-            if not block:
+            want = min(BLOCK, target - self._hashed)
+            count = PLATFORM.read_into(self._fd, buffer[:want], self._hashed)
+            if not count:
                 raise OSError(f"{self._path} ended at byte {self._hashed}, expected {target}")
-            self._digests.update(block)
-            self._hashed += len(block)
+            self._digests.update(buffer[:count])
+            self._hashed += count
 
     def _open(self) -> int:
         fd = open_regular(Path(self._path), os.O_RDONLY)
@@ -190,3 +192,15 @@ class PrefixHasher:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+_LOCAL = threading.local()
+
+
+def _thread_buffer() -> memoryview:
+    """The calling thread's read buffer, one block, reused for every file it hashes: a
+    pool's few threads keep a few MiB between them instead of allocating each block."""
+    buffer: memoryview | None = getattr(_LOCAL, "buffer", None)
+    if buffer is None:
+        buffer = _LOCAL.buffer = memoryview(bytearray(BLOCK))
+    return buffer

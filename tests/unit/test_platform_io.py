@@ -129,6 +129,23 @@ def test_a_part_file_is_reserved_written_flushed_and_moved(
     assert not (tmp_path / "sub" / "t.bin.evio-part").exists()
 
 
+def test_read_into_fills_the_buffer_and_is_short_at_the_end(
+    tmp_path: Path, platform: PlatformIO
+) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"0123456789")
+    buffer = memoryview(bytearray(b"x" * 8))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert platform.read_into(fd, buffer[:4], 3) == 4
+        assert bytes(buffer) == b"3456xxxx"
+        assert platform.read_into(fd, buffer, 6) == 4
+        assert bytes(buffer[:4]) == b"6789"
+        assert platform.read_into(fd, buffer, 10) == 0
+    finally:
+        os.close(fd)
+
+
 def test_a_discarded_part_file_is_gone(tmp_path: Path, platform: PlatformIO) -> None:
     part = PartFile(tmp_path / "t.bin.evio-part", tmp_path, platform)
     part.preallocate(MIB)
