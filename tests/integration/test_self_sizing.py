@@ -64,7 +64,7 @@ def test_a_full_link_keeps_connections_few(sized: Dataset, tmp_path: Path) -> No
     # It tried the ceiling, found nothing like the eightfold gain capped connections give,
     # and went back: through the second half of the file, few stream. Not always two: a
     # tenth of a second's sample on a loaded machine can show a gain of a few percent, and
-    # the count it implies is then three; four would take a measured gain of 100 %.
+    # the count it implies is then three; more than four would take a gain over 100 %.
     late = [s.streaming for s in seen if s.bytes_sent > SIZE // 2]
     assert late, "the download's second half was never sampled"
     assert max(late) <= 4 < CEILING
