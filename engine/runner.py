@@ -8,11 +8,11 @@ from __future__ import annotations
 import socket
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
@@ -65,6 +65,8 @@ FINISHING_ROOM = 2
 # this per file allowed to download at once, holding at most WHOLE_BYTES together.
 WHOLE_ROOM = 4
 WHOLE_BYTES = 64 * 1024 * 1024
+
+T = TypeVar("T")
 
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
 
@@ -333,19 +335,20 @@ class _Run:
         # A file found present was not fetched: no byte of it was hashed.
         if active.hasher is not None and event.outcome != "present":
             digests = active.hasher.digests
-        sha256, checksum = _found(active.spec, digests)
+        spec = active.spec
+        sha256, checksum = _found(spec, digests)
         self._finish(
             FileResult(
-                spec=active.spec,
+                spec=spec,
                 outcome=event.outcome,
-                target=event.target,
-                bytes=event.size,
+                target=_held(event.target, (spec.target,)),
+                bytes=_held(event.size, (spec.size,)),
                 seconds=time.monotonic() - active.began,
                 sha256=sha256,
                 checksum=checksum,
                 size_verified=event.size_verified,
                 resumed=active.resumed if event.outcome == "downloaded" else 0,
-                sources_used=event.sources,
+                sources_used=tuple(_held(s, _given(spec)) for s in event.sources),
             )
         )
 
@@ -415,6 +418,17 @@ def _with_kept(result: FileResult, active: _Active) -> FileResult:
     return msgspec.structs.replace(result, kept=kept, resumed=active.resumed)
 
 
+def _held(value: T, held: Iterable[T | None]) -> T:
+    """``value``, as the object the spec already holds when one is equal: a result is kept
+    to the end of the run, and a copy decoded from a worker's message (a path, a digest,
+    even a size above 256) would cost its bytes again for every file."""
+    return next((known for known in held if known == value), value)
+
+
+def _given(spec: FileSpec) -> tuple[str | None, ...]:
+    return (spec.url, spec.drive_id, *spec.mirrors)
+
+
 def _found(
     spec: FileSpec, digests: dict[Algorithm, str] | None
 ) -> tuple[str | None, Checksum | None]:
@@ -423,5 +437,6 @@ def _found(
         return None, None
     checksum = spec.checksum
     if checksum is not None:
-        checksum = Checksum(checksum.algorithm, digests[checksum.algorithm])
-    return digests["sha256"], checksum
+        found = Checksum(checksum.algorithm, digests[checksum.algorithm])
+        checksum = _held(found, (checksum,))
+    return _held(digests["sha256"], (spec.sha256,)), checksum
