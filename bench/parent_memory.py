@@ -5,8 +5,10 @@ keeps per file must stay small, whatever the number of files.
     python bench/parent_memory.py --files 20000 --trace 25   # what holds the memory at the end
 
 Each run is ``evio-fetch --manifest M --root R --quiet --yes --concurrency 32`` inside a small
-wrapper that prints the parent's own peak (``getrusage(RUSAGE_SELF)``, which counts no worker)
-once the run has finished and its report is still held. With ``--trace N`` the wrapper also
+wrapper that prints the parent's own peak once the run has finished and its report is still
+held: ``VmHWM`` from /proc (Linux), which counts no worker. Not ``getrusage(RUSAGE_SELF)``:
+Linux carries its ``ru_maxrss`` across ``exec``, so it would count this script's own memory,
+shared by the child between its fork and its exec. With ``--trace N`` the wrapper also
 runs tracemalloc and prints the N source lines holding the most memory at that moment
 (tracemalloc slows the run and adds its own memory: its peak is not comparable).
 """
@@ -29,7 +31,7 @@ KIB = 1024
 
 # Runs the command line in this process, and measures just before its end-of-run report.
 WRAPPER = """
-import resource, sys, tracemalloc
+import sys, tracemalloc
 from evio_fetch.cli import fetch_command
 from evio_fetch.cli.main import main
 trace = int(sys.argv[1])
@@ -37,7 +39,8 @@ if trace:
     tracemalloc.start(1)
 finish = fetch_command.finish
 def measured(args, console, report, words=()):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with open("/proc/self/status") as status:
+        peak = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmHWM:"))
     print(f"PEAK {peak}", file=sys.stderr)
     if trace:
         current, most = tracemalloc.get_traced_memory()
@@ -103,7 +106,8 @@ def main() -> None:
             first: tuple[int, int] | None = None
             for count in args.files:
                 peak = measure(servers.plain, work, served[:count], args.trace)
-                extra = "" if first is None else f"{(peak - first[1]) / (count - first[0]):.0f}"
+                more = 0 if first is None else count - first[0]
+                extra = f"{(peak - first[1]) / more:.0f}" if first and more else ""
                 first = first or (count, peak)
                 print(f"| {count:,} | {peak / 2**20:.1f} | {extra} |", flush=True)
     finally:
