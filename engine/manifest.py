@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
@@ -99,7 +100,7 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Invalid(Exception):
-    """One problem at one place of the document; decode_manifest adds the file name."""
+    """One problem at one place of the document; _named adds the file name."""
 
     def __init__(self, where: str, problem: str, hint_key: str, hint: str = "") -> None:
         super().__init__(problem)
@@ -110,26 +111,50 @@ class _Invalid(Exception):
 
 def load_manifest(path: Path, root: Path) -> Manifest:
     """Read the manifest at ``path``; its entry paths are relative to ``root``."""
+    origin = str(path)
+    with _named(origin):
+        # The file's bytes are gone once decoded, before the specs are made from them.
+        document, unknown = _decode(_read(path))
+    return _manifest(document, unknown, root, origin)
+
+
+def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
+    """Check the manifest ``data`` (read from ``origin``) and make its file specs."""
+    with _named(origin):
+        document, unknown = _decode(data)
+    return _manifest(document, unknown, root, origin)
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise ManifestError(
             f"{path}: cannot read the manifest ({error.strerror or error})",
             "pass the manifest's location with --manifest PATH, "
             "or give URLs or Drive file IDs as arguments",
         ) from None
-    return decode_manifest(data, root, str(path))
 
 
-def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
-    """Check the manifest ``data`` (read from ``origin``) and make its file specs."""
+@contextmanager
+def _named(origin: str) -> Iterator[None]:
+    """A problem found in the document, as the error that names its file."""
     try:
-        document, unknown = _decode(data)
-        base = _resolve_root(root)
-        entries = _specs(document.datasets, base)
+        yield
     except _Invalid as invalid:
         where = f"{invalid.where}: " if invalid.where else ""
         raise ManifestError(f"{origin}: {where}{invalid.problem}", invalid.hint) from None
+
+
+def _manifest(
+    document: _Document[_KnownEntry] | _Document[_Entry],
+    unknown: list[str],
+    root: Path,
+    origin: str,
+) -> Manifest:
+    with _named(origin):
+        base = _resolve_root(root)
+        entries = _specs(document.datasets, base)
     return Manifest(
         origin=origin,
         root=str(base),
@@ -148,7 +173,7 @@ def _decode(data: bytes) -> tuple[_Document[_KnownEntry] | _Document[_Entry], li
     """The document as checked types, and a line for each field nothing reads."""
     # Editors on Windows like to start UTF-8 files with a byte order mark; JSON forbids it.
     data = data.removeprefix(b"\xef\xbb\xbf")
-    if not data.strip():
+    if not data or data.isspace():  # not strip(): that copies the file
         raise _Invalid("", "the file is empty", "")
     _check_utf8(data)
     # Most manifests are valid and hold only known fields: decoded straight into types, a
