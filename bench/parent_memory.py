@@ -4,8 +4,9 @@ keeps per file must stay small, whatever the number of files.
     python bench/parent_memory.py [--files 5000 20000 100000] [--dir /dev/shm]
     python bench/parent_memory.py --files 20000 --trace 25   # what holds the memory at the end
 
-Each run is ``evio-fetch --manifest M --root R --quiet --yes --concurrency 32`` inside a small
-wrapper that prints the parent's own peak once the run has finished and its report is still
+Each run is ``evio-fetch --manifest M --root R --yes --concurrency 32 --quiet`` (``--options``
+replaces ``--quiet``: ``--options "--json"`` for a log and the report) inside a small
+wrapper that prints the parent's own peak once the run has reported, its report still
 held: ``VmHWM`` from /proc (Linux), which counts no worker. Not ``getrusage(RUSAGE_SELF)``:
 Linux carries its ``ru_maxrss`` across ``exec``, so it would count this script's own memory,
 shared by the child between its fork and its exec. With ``--trace N`` the wrapper also
@@ -29,7 +30,8 @@ from servers import serve
 
 KIB = 1024
 
-# Runs the command line in this process, and measures just before its end-of-run report.
+# Runs the command line in this process, and measures once it has reported (the report is
+# still held then).
 WRAPPER = """
 import sys, tracemalloc
 from evio_fetch.cli import fetch_command
@@ -39,6 +41,7 @@ if trace:
     tracemalloc.start(1)
 finish = fetch_command.finish
 def measured(args, console, report, words=()):
+    code = finish(args, console, report, words)  # the summary, and --json if asked
     with open("/proc/self/status") as status:
         peak = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmHWM:"))
     print(f"PEAK {peak}", file=sys.stderr)
@@ -48,7 +51,7 @@ def measured(args, console, report, words=()):
         top = tracemalloc.take_snapshot().statistics("lineno")[:trace]
         for stat in top:
             print(f"TRACE {stat.size:>12,} B {stat.count:>9,} {stat.traceback}", file=sys.stderr)
-    return finish(args, console, report, words)
+    return code
 fetch_command.finish = measured
 sys.exit(main(sys.argv[2:]))
 """
@@ -69,14 +72,17 @@ def served_files(root: Path, count: int) -> list[tuple[str, str]]:
     return found
 
 
-def measure(base: str, work: Path, files: list[tuple[str, str]], trace: int) -> int:
+def measure(
+    base: str, work: Path, files: list[tuple[str, str]], trace: int, options: list[str]
+) -> int:
     manifest = work / f"manifest-{len(files)}.json"
     entries = [{"url": f"{base}/{p}", "path": p, "size": KIB, "sha256": h} for p, h in files]
     manifest.write_text(json.dumps({"datasets": entries}))
     out = work / "out"
     command = [sys.executable, "-c", WRAPPER, str(trace), "--manifest", str(manifest)]
-    command += ["--root", str(out), "--quiet", "--yes", "--concurrency", "32"]
+    command += ["--root", str(out), "--yes", "--concurrency", "32", *options]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # What --json writes on stdout is dropped; only the wrapper's lines on stderr are read.
     shutil.rmtree(out, ignore_errors=True)
     if done.returncode != 0:
         raise SystemExit(f"evio-fetch failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -94,6 +100,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, nargs="+", default=[5000, 20000, 100000])
     parser.add_argument("--dir", type=Path, default=Path("/dev/shm"))
     parser.add_argument("--trace", type=int, default=0, help="top N lines by memory held")
+    parser.add_argument(
+        "--options", default="--quiet", help="evio-fetch's other options (default: --quiet)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-parent-memory-", dir=args.dir))
     work.chmod(0o755)  # nginx's workers run as another user
@@ -105,7 +114,8 @@ def main() -> None:
         with serve(work / "served", "auto") as servers:
             first: tuple[int, int] | None = None
             for count in args.files:
-                peak = measure(servers.plain, work, served[:count], args.trace)
+                options = args.options.split()
+                peak = measure(servers.plain, work, served[:count], args.trace, options)
                 more = 0 if first is None else count - first[0]
                 extra = f"{(peak - first[1]) / more:.0f}" if first and more else ""
                 first = first or (count, peak)
