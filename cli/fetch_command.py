@@ -19,7 +19,7 @@ from evio_fetch.cli.report import (
     EXIT_INTERRUPTED,
     exit_status,
     interrupted_lines,
-    json_document,
+    json_parts,
     summary_line,
 )
 from evio_fetch.cli.rerun import rerun_command
@@ -68,7 +68,8 @@ def finish(
 ) -> int:
     console.print(summary_line(report.results, report.seconds), markup=False, soft_wrap=True)
     if args.json:
-        write_stdout(json_document(report.results, report.seconds, VERSION))
+        for part in json_parts(report.results, report.seconds, VERSION):
+            write_stdout(part)
     if report.interrupted:
         command, hidden = rerun_command(command_name(), words)
         for line in interrupted_lines(report.results, command, hidden):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import msgspec
 
@@ -140,6 +140,7 @@ class JsonDocument(msgspec.Struct, frozen=True):
 
 
 SCHEMA = 1
+_ENCODER = msgspec.json.Encoder()
 
 
 def _json_file(result: FileResult) -> JsonFile:
@@ -173,6 +174,14 @@ def _json_file(result: FileResult) -> JsonFile:
 
 def json_document(results: Sequence[FileResult], elapsed: float, version: str) -> bytes:
     """The ``--json`` document, one file entry per result in input order, ending in a newline."""
+    return b"".join(json_parts(results, elapsed, version))
+
+
+def json_parts(
+    results: Sequence[FileResult], elapsed: float, version: str, files_per_part: int = 1000
+) -> Iterator[bytes]:
+    """The ``--json`` document in parts, to be written as they come: a run of a hundred
+    thousand files never holds their entries all at once, as objects or as bytes."""
     counts = Counter(r.outcome for r in results)
     document = JsonDocument(
         schema=SCHEMA,
@@ -185,9 +194,16 @@ def json_document(results: Sequence[FileResult], elapsed: float, version: str) -
             skipped=counts["skipped"],
             bytes=_downloaded_bytes(results),
         ),
-        files=[_json_file(r) for r in results],
+        files=[],
     )
-    return msgspec.json.encode(document) + b"\n"
+    empty = _ENCODER.encode(document)
+    assert empty.endswith(b"[]}"), "files is the document's last field"
+    yield empty[:-2]
+    for start in range(0, len(results), files_per_part):
+        part = results[start : start + files_per_part]
+        entries = b",".join(_ENCODER.encode(_json_file(r)) for r in part)
+        yield entries if start == 0 else b"," + entries
+    yield b"]}\n"
 
 
 def exit_status(results: Sequence[FileResult]) -> int:

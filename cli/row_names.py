@@ -39,25 +39,33 @@ def distinct_suffixes(paths: Sequence[str]) -> list[str]:
 
 class RowNames:
     """The names of the paths a run has learnt so far. Only paths with the same file name
-    can need more than it, so each such group is worked out alone when it grows."""
+    can need more than it, so each such group is worked out alone when it grows.
+
+    A run may learn a hundred thousand paths, nearly all with names of their own: such a
+    path is held once, under its file name, and only the names longer than a file name are
+    kept."""
 
     def __init__(self) -> None:
-        self._groups: dict[str, list[str]] = defaultdict(list)
+        # Each file name: the one path that has it, or every path that shares it.
+        self._groups: dict[str, str | list[str]] = {}
         self._names: dict[str, str] = {}
 
     def add(self, paths: Iterable[str]) -> None:
-        grown: set[str] = set()
+        grown: dict[str, list[str]] = {}
+        # A member of an older group has a name; one that joined in this call is here.
+        joined: set[str] = set()
         for path in paths:
-            if path in self._names:
-                continue
             base = os.path.basename(path)
-            self._groups[base].append(path)
-            self._names[path] = base
-            grown.add(base)
-        for base in grown:
-            group = self._groups[base]
-            if len(group) > 1:
-                self._names.update(zip(group, distinct_suffixes(group), strict=True))
+            held = self._groups.get(base)
+            if held is None:
+                self._groups[base] = path
+            elif held != path and path not in self._names and path not in joined:
+                group = [held] if isinstance(held, str) else held
+                joined.update((group[0], path))
+                group.append(path)
+                self._groups[base] = grown[base] = group
+        for group in grown.values():
+            self._names.update(zip(group, distinct_suffixes(group), strict=True))
 
     def name(self, path: str) -> str:
         """The row name of ``path``: its file name, or more when another path shares it."""

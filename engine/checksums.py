@@ -31,7 +31,7 @@ _SHOWN: dict[Algorithm, str] = {
 _HEX = frozenset("0123456789abcdef")
 
 
-class Checksum(msgspec.Struct, frozen=True):
+class Checksum(msgspec.Struct, frozen=True, gc=False):  # per file: see model.FileSpec
     """An expected digest: ``hex`` is lowercase and as long as ``algorithm`` makes it."""
 
     algorithm: Algorithm

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -67,11 +70,22 @@ class _Entry(msgspec.Struct):
     mirrors: list[str] | None = None
 
 
-class _Document(msgspec.Struct):
-    datasets: list[_Entry] | None = None
+class _KnownEntry(_Entry, forbid_unknown_fields=True):
+    """An entry with no field that nothing reads."""
+
+
+E = TypeVar("E", bound=_Entry)
+
+
+class _Document(msgspec.Struct, Generic[E]):
+    datasets: list[E] | None = None
     version: str | int | float | None = None
     source: str | None = None
     generated: str | None = None
+
+
+class _KnownDocument(_Document[_KnownEntry], forbid_unknown_fields=True):
+    """A document with no field that nothing reads: most manifests."""
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,7 +100,7 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Invalid(Exception):
-    """One problem at one place of the document; decode_manifest adds the file name."""
+    """One problem at one place of the document; _named adds the file name."""
 
     def __init__(self, where: str, problem: str, hint_key: str, hint: str = "") -> None:
         super().__init__(problem)
@@ -97,26 +111,50 @@ class _Invalid(Exception):
 
 def load_manifest(path: Path, root: Path) -> Manifest:
     """Read the manifest at ``path``; its entry paths are relative to ``root``."""
+    origin = str(path)
+    with _named(origin):
+        # The file's bytes are gone once decoded, before the specs are made from them.
+        document, unknown = _decode(_read(path))
+    return _manifest(document, unknown, root, origin)
+
+
+def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
+    """Check the manifest ``data`` (read from ``origin``) and make its file specs."""
+    with _named(origin):
+        document, unknown = _decode(data)
+    return _manifest(document, unknown, root, origin)
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise ManifestError(
             f"{path}: cannot read the manifest ({error.strerror or error})",
             "pass the manifest's location with --manifest PATH, "
             "or give URLs or Drive file IDs as arguments",
         ) from None
-    return decode_manifest(data, root, str(path))
 
 
-def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
-    """Check the manifest ``data`` (read from ``origin``) and make its file specs."""
+@contextmanager
+def _named(origin: str) -> Iterator[None]:
+    """A problem found in the document, as the error that names its file."""
     try:
-        raw, document = _decode(data)
-        base = _resolve_root(root)
-        entries = _specs(document.datasets, base)
+        yield
     except _Invalid as invalid:
         where = f"{invalid.where}: " if invalid.where else ""
         raise ManifestError(f"{origin}: {where}{invalid.problem}", invalid.hint) from None
+
+
+def _manifest(
+    document: _Document[_KnownEntry] | _Document[_Entry],
+    unknown: list[str],
+    root: Path,
+    origin: str,
+) -> Manifest:
+    with _named(origin):
+        base = _resolve_root(root)
+        entries = _specs(document.datasets, base)
     return Manifest(
         origin=origin,
         root=str(base),
@@ -124,20 +162,33 @@ def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
         version=None if document.version is None else str(document.version),
         source=document.source,
         generated=document.generated,
-        warnings=[f"{origin}: {line}" for line in _unknown_fields(raw)],
+        warnings=[f"{origin}: {line}" for line in unknown],
     )
 
 
 # Decoding ---------------------------------------------------------------------------------
 
 
-def _decode(data: bytes) -> tuple[object, _Document]:
-    """The document as plain JSON values, and as checked types."""
+def _decode(data: bytes) -> tuple[_Document[_KnownEntry] | _Document[_Entry], list[str]]:
+    """The document as checked types, and a line for each field nothing reads."""
     # Editors on Windows like to start UTF-8 files with a byte order mark; JSON forbids it.
     data = data.removeprefix(b"\xef\xbb\xbf")
-    if not data.strip():
+    if not data or data.isspace():  # not strip(): that copies the file
         raise _Invalid("", "the file is empty", "")
     _check_utf8(data)
+    # Most manifests are valid and hold only known fields: decoded straight into types, a
+    # large one never exists twice in memory (as plain JSON values, then as types). Any
+    # problem, or a field to warn about, takes the careful way below, which names it.
+    try:
+        return msgspec.json.decode(data, type=_KnownDocument), []
+    except msgspec.DecodeError:
+        pass
+    raw, document = _decode_carefully(data)
+    return document, _unknown_fields(raw)
+
+
+def _decode_carefully(data: bytes) -> tuple[object, _Document[_Entry]]:
+    """The document as plain JSON values, and as checked types."""
     # Syntax first, types second: decoding straight into _Document would report a type error
     # early in the file and hide a syntax error further down.
     try:
@@ -145,7 +196,7 @@ def _decode(data: bytes) -> tuple[object, _Document]:
     except msgspec.DecodeError as error:
         raise _from_syntax(str(error), data) from None
     try:
-        return raw, msgspec.convert(raw, type=_Document)
+        return raw, msgspec.convert(raw, type=_Document[_Entry])
     except msgspec.ValidationError as error:
         raise _from_validation(str(error)) from None
 
@@ -160,6 +211,8 @@ def _unknown_fields(raw: object) -> list[str]:
 
 def _check_utf8(data: bytes) -> None:
     # msgspec raises a bare UnicodeDecodeError for a bad string; say where it is instead.
+    if data.isascii():
+        return  # no copy of a large manifest as text to learn what ASCII already tells
     try:
         data.decode()
     except UnicodeDecodeError as error:
@@ -250,14 +303,14 @@ def _resolve_root(root: Path) -> Path:
         ) from None
 
 
-def _specs(datasets: list[_Entry] | None, root: Path) -> list[FileSpec]:
+def _specs(datasets: Sequence[_Entry] | None, root: Path) -> list[FileSpec]:
     if datasets is None:
         raise _Invalid("datasets", "missing", "datasets")
     if not datasets:
         raise _Invalid("datasets", "empty: there is nothing to fetch", "datasets")
     places = _Places(root)
     specs = [_spec(index, entry, root, places) for index, entry in enumerate(datasets)]
-    _check_layout([(spec.index, spec.target) for spec in specs if spec.target], root)
+    _check_layout(((spec.index, spec.target) for spec in specs if spec.target), root)
     return specs
 
 
@@ -398,7 +451,8 @@ def _sha256(where: str, value: str | None) -> str | None:
     if _SHA256.fullmatch(value) is None:
         shown = value if len(value) <= 80 else value[:77] + "..."
         raise _Invalid(where, f"{shown!r} is not 64 hexadecimal digits", "sha256")
-    return value.lower()
+    lowered = value.lower()
+    return value if lowered == value else lowered  # one string per file, not two
 
 
 # Paths ------------------------------------------------------------------------------------
@@ -501,16 +555,18 @@ def _leaves_root_lexically(value: str) -> bool:
     return False
 
 
-def _check_layout(targets: list[tuple[int, str]], root: Path) -> None:
+def _check_layout(targets: Iterable[tuple[int, str]], root: Path) -> None:
     """No two entries share a file, and no entry needs a directory where another has a file.
     One pass over the paths as strings: a set of files and a set of the directories above
     them, so the cost grows with the number of path components, not with their pairs."""
+    # Files by target: the spec's own string, where a key of its own would cost every entry
+    # of a large manifest a copy while the manifest is read.
     files: dict[str, int] = {}
     directories: dict[str, int] = {}
     prefix = len(str(root))
     for index, target in targets:
         shown = target[prefix:].lstrip(os.sep)
-        problem = _layout_problem(shown, files, directories)
+        problem = _layout_problem(target, shown, files, directories)
         if problem:
             raise _Invalid(
                 f"datasets[{index}].path",
@@ -518,19 +574,26 @@ def _check_layout(targets: list[tuple[int, str]], root: Path) -> None:
                 "path",
                 "give each entry its own path (and remove duplicate entries)",
             )
-        files[shown] = index
+        files[target] = index
         for parent in _parents(shown):
             directories.setdefault(parent, index)
 
 
-def _layout_problem(shown: str, files: dict[str, int], directories: dict[str, int]) -> str | None:
-    if shown in files:
-        return f"two entries share the target path {shown} (also datasets[{files[shown]}])"
+def _layout_problem(
+    target: str, shown: str, files: dict[str, int], directories: dict[str, int]
+) -> str | None:
+    """What is wrong with ``target`` (``shown`` below the root) among the files and
+    directories before it."""
+    if target in files:
+        return f"two entries share the target path {shown} (also datasets[{files[target]}])"
     if shown in directories:
         return f"{shown} is a file here but a directory in datasets[{directories[shown]}]"
+    under = target[: len(target) - len(shown)]
     for parent in _parents(shown):
-        if parent in files:
-            return f"{shown} needs a directory {parent}, a file in datasets[{files[parent]}]"
+        if under + parent in files:
+            return (
+                f"{shown} needs a directory {parent}, a file in datasets[{files[under + parent]}]"
+            )
     return None
 
 

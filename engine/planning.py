@@ -40,15 +40,25 @@ def plan_one(spec: FileSpec, options: Options, directories: _Directories | None 
 
 class _Directories:
     """Whether directories exist, each looked at once however many files it holds: a plan
-    costs about one ``stat`` per file, whatever the number of files."""
+    costs about one ``stat`` per file, whatever the number of files. The directories a
+    file's download would create are worked out once per directory too, and the files of
+    one directory share them: a run keeps its plan to the end."""
 
     def __init__(self) -> None:
         self._exists: dict[str, bool] = {}
+        self._missing: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def exists(self, directory: str) -> bool:
         known = self._exists.get(directory)
         if known is None:
             known = self._exists[directory] = os.path.lexists(directory)
+        return known
+
+    def missing(self, directory: str, floor: str) -> tuple[str, ...]:
+        known = self._missing.get((directory, floor))
+        if known is None:
+            known = missing_directories(directory, floor, self.exists)
+            self._missing[directory, floor] = known
         return known
 
 
@@ -57,10 +67,10 @@ def _new_dirs(spec: FileSpec, directories: _Directories) -> tuple[str, ...]:
     directory (or root) and the file, both included."""
     if spec.target is not None:
         directory = os.path.dirname(spec.target)
-        return missing_directories(directory, spec.output_dir or directory, directories.exists)
+        return directories.missing(directory, spec.output_dir or directory)
     if spec.output_dir is None:
         return ()
-    return missing_directories(spec.output_dir, spec.output_dir, directories.exists)
+    return directories.missing(spec.output_dir, spec.output_dir)
 
 
 def _decide(spec: FileSpec, options: Options, directories: _Directories) -> PlanItem:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import socket
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
@@ -66,6 +65,8 @@ FINISHING_ROOM = 2
 WHOLE_ROOM = 4
 WHOLE_BYTES = 64 * 1024 * 1024
 
+T = TypeVar("T")
+
 INTERRUPTED = Failure("interrupted", "stopped before it finished", "run the same command again")
 
 
@@ -79,6 +80,8 @@ class RunReport:
 @dataclass(eq=False)
 class _Active:
     spec: FileSpec
+    # Where the file is in the plan, and its result in the results.
+    position: int
     worker: WorkerHandle
     began: float
     target: str | None = None
@@ -124,9 +127,12 @@ class _Run:
     ) -> None:
         self._options = options
         self._observer = observer
-        self._results: dict[int, FileResult] = {}
-        self._specs = [item.spec for item in items]
-        self._queue = deque(item.spec for item in items if item.action != "skip")
+        # One slot per file of the plan, and the files still to start, by position: what a
+        # run keeps per file is its plan item and, once it finishes, its result.
+        self._items = items
+        self._results: list[FileResult | None] = [None] * len(items)
+        self._waiting = (p for p, item in enumerate(items) if item.action != "skip")
+        self._left = sum(item.action != "skip" for item in items)
         self._active: dict[int, _Active] = {}
         self._workers: list[WorkerHandle] = launched.adopt()
         self._budgets = launched.budgets
@@ -135,9 +141,10 @@ class _Run:
         self._wake_out.setblocking(False)
         self._hashes = HashPool()
         self._claims = NameClaims()
-        for item in items:
+        for position, item in enumerate(items):
             if item.action == "skip":
                 self._finish(
+                    position,
                     FileResult(
                         spec=item.spec,
                         outcome="present",
@@ -145,7 +152,7 @@ class _Run:
                         bytes=item.spec.size or 0,
                         sha256=item.spec.sha256,
                         checksum=item.spec.checksum,
-                    )
+                    ),
                 )
 
     def loop(self) -> None:
@@ -165,10 +172,13 @@ class _Run:
             # ones downloading keep their progress for a later resume. Files already written
             # in full still finish.
             return any(active.written is not None for active in self._active.values())
-        return bool(self._queue or self._active)
+        return bool(self._left or self._active)
 
     def results(self, interrupted: bool) -> list[FileResult]:
-        return [self._results.get(s.index) or self._unfinished(s, interrupted) for s in self._specs]
+        return [
+            result or self._unfinished(item.spec, interrupted)
+            for item, result in zip(self._items, self._results, strict=True)
+        ]
 
     def _unfinished(self, spec: FileSpec, interrupted: bool) -> FileResult:
         failure = self._device_full or (
@@ -202,11 +212,13 @@ class _Run:
         handed: dict[int, tuple[WorkerHandle, list[FileSpec]]] = {}
         # Counted once: every file started here is one more downloading.
         room = self._room()
-        while self._queue and room > 0:
-            spec = self._queue.popleft()
+        while self._left and room > 0:
+            position = next(self._waiting)
+            self._left -= 1
+            spec = self._items[position].spec
             worker = self._least_busy_worker()
             worker.files.add(spec.index)
-            self._active[spec.index] = _Active(spec, worker, time.monotonic())
+            self._active[spec.index] = _Active(spec, position, worker, time.monotonic())
             handed.setdefault(id(worker), (worker, []))[1].append(spec)
             room -= 1
         # One message per worker, however many files it was given.
@@ -333,20 +345,22 @@ class _Run:
         # A file found present was not fetched: no byte of it was hashed.
         if active.hasher is not None and event.outcome != "present":
             digests = active.hasher.digests
-        sha256, checksum = _found(active.spec, digests)
+        spec = active.spec
+        sha256, checksum = _found(spec, digests)
         self._finish(
+            active.position,
             FileResult(
-                spec=active.spec,
+                spec=spec,
                 outcome=event.outcome,
-                target=event.target,
-                bytes=event.size,
+                target=_held(event.target, (spec.target,)),
+                bytes=_held(event.size, (spec.size,)),
                 seconds=time.monotonic() - active.began,
                 sha256=sha256,
                 checksum=checksum,
                 size_verified=event.size_verified,
                 resumed=active.resumed if event.outcome == "downloaded" else 0,
-                sources_used=event.sources,
-            )
+                sources_used=tuple(_held(s, _given(spec)) for s in event.sources),
+            ),
         )
 
     def _collect_hashes(self) -> None:
@@ -375,21 +389,22 @@ class _Run:
         if failure.stops_run:  # the device is full, not merely too small for this file
             self._device_full = failure
         self._finish(
+            active.position,
             FileResult(
                 spec=active.spec,
                 outcome="failed",
                 target=active.target,
                 seconds=time.monotonic() - active.began,
                 failure=failure,
-            )
+            ),
         )
 
-    def _finish(self, result: FileResult) -> None:
+    def _finish(self, position: int, result: FileResult) -> None:
         index = result.spec.index
         active = self._active.pop(index, None)
         if active is not None:
             active.worker.files.discard(index)
-        self._results[index] = result
+        self._results[position] = result
         self._observer.finished(result)
 
     def _wake(self) -> None:
@@ -415,6 +430,17 @@ def _with_kept(result: FileResult, active: _Active) -> FileResult:
     return msgspec.structs.replace(result, kept=kept, resumed=active.resumed)
 
 
+def _held(value: T, held: Iterable[T | None]) -> T:
+    """``value``, as the object the spec already holds when one is equal: a result is kept
+    to the end of the run, and a copy decoded from a worker's message (a path, a digest,
+    even a size above 256) would cost its bytes again for every file."""
+    return next((known for known in held if known == value), value)
+
+
+def _given(spec: FileSpec) -> tuple[str | None, ...]:
+    return (spec.url, spec.drive_id, *spec.mirrors)
+
+
 def _found(
     spec: FileSpec, digests: dict[Algorithm, str] | None
 ) -> tuple[str | None, Checksum | None]:
@@ -423,5 +449,6 @@ def _found(
         return None, None
     checksum = spec.checksum
     if checksum is not None:
-        checksum = Checksum(checksum.algorithm, digests[checksum.algorithm])
-    return digests["sha256"], checksum
+        found = Checksum(checksum.algorithm, digests[checksum.algorithm])
+        checksum = _held(found, (checksum,))
+    return _held(digests["sha256"], (spec.sha256,)), checksum

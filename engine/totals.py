@@ -27,6 +27,10 @@ class ByteSums:
         return None if self.unknown else self.known_total
 
 
+# What the plan said of a file, by its index: one byte per file for the whole run.
+_UNPLANNED, _FETCH, _PRESENT = 0, 1, 2
+
+
 class RunTotals:
     """Files and bytes of a run so far.
 
@@ -35,6 +39,10 @@ class RunTotals:
     the end every byte counted is done. ``every`` counts all the files of the plan;
     ``fetched`` leaves out those the plan found in place, for a display of what this run
     fetches.
+
+    Only files in flight have an entry of their own (their size as now known, their most
+    bytes): a file not yet started counts with its planned size and no bytes, and a
+    finished one only in the sums, so the memory kept stays flat in the number of files.
     """
 
     def __init__(self) -> None:
@@ -43,9 +51,9 @@ class RunTotals:
         self.files_failed = 0
         self.every = ByteSums()
         self.fetched = ByteSums()
+        self._planned = bytearray()
         self._sizes: dict[int, int | None] = {}
         self._done: dict[int, int] = {}
-        self._present: set[int] = set()
 
     @property
     def bytes_done(self) -> int:
@@ -55,21 +63,26 @@ class RunTotals:
     def bytes_total(self) -> int | None:
         return self.every.total
 
+    @property
+    def files_in_flight(self) -> int:
+        """Files started and not finished: those with an entry of their own."""
+        return len(self._done)
+
     def planned(self, plan: list[PlanItem]) -> None:
         self.files_total = len(plan)
+        self._planned = bytearray(max((item.spec.index for item in plan), default=-1) + 1)
         for item in plan:
-            index = item.spec.index
-            if item.action == "skip":
-                self._present.add(index)
-            self._done[index] = 0
-            self._sizes[index] = None
+            index, size = item.spec.index, item.spec.size
+            self._planned[index] = _PRESENT if item.action == "skip" else _FETCH
             for sums in self._sums(index):
-                sums.unknown += 1
-            if item.spec.size is not None:
-                self._set_size(index, item.spec.size)
+                if size is None:
+                    sums.unknown += 1
+                else:
+                    sums.known_total += size
 
     def started(self, spec: FileSpec, size: int | None, done: int) -> None:
         """``done`` bytes were on disk as the download began: resumed, not moved."""
+        self._enter(spec)
         if size is not None:
             self._set_size(spec.index, size)
         self._reach(spec.index, done)
@@ -77,27 +90,43 @@ class RunTotals:
     def advanced(self, spec: FileSpec, done: int) -> int:
         """Returns the bytes that arrived, for speeds: 0 while a file that started over is
         below its best, and never the bytes an earlier run left (those come with started)."""
+        self._enter(spec)
         return self._reach(spec.index, done)
 
     def finished(self, result: FileResult) -> None:
         index = result.spec.index
         self.files_done += 1
         self.files_total = max(self.files_total, self.files_done)
+        self._enter(result.spec)
         if result.outcome in ("downloaded", "present"):
             self._set_size(index, result.bytes)
             self._reach(index, result.bytes)
         else:
             self.files_failed += 1
-            self._set_size(index, self._done.get(index, 0))
+            self._set_size(index, self._done[index])
+        del self._sizes[index], self._done[index]
+
+    def _enter(self, spec: FileSpec) -> None:
+        """Give the file its own entry on its first event: its planned size and no bytes."""
+        index = spec.index
+        if index in self._done:
+            return
+        self._done[index] = 0
+        if self._kind(index) != _UNPLANNED:
+            self._sizes[index] = spec.size
+            return
+        self._sizes[index] = None  # a file the plan did not name: count it as it comes
+        for sums in self._sums(index):
+            sums.unknown += 1
+
+    def _kind(self, index: int) -> int:
+        return self._planned[index] if 0 <= index < len(self._planned) else _UNPLANNED
 
     def _sums(self, index: int) -> tuple[ByteSums, ...]:
-        return (self.every,) if index in self._present else (self.every, self.fetched)
+        present = self._kind(index) == _PRESENT
+        return (self.every,) if present else (self.every, self.fetched)
 
     def _set_size(self, index: int, size: int) -> None:
-        if index not in self._sizes:  # a file the plan did not name: count it as it comes
-            self._sizes[index] = None
-            for sums in self._sums(index):
-                sums.unknown += 1
         old = self._sizes[index]
         for sums in self._sums(index):
             if old is None:
@@ -108,7 +137,7 @@ class RunTotals:
         self._sizes[index] = size
 
     def _reach(self, index: int, done: int) -> int:
-        old = self._done.get(index, 0)
+        old = self._done[index]
         if done <= old:
             return 0
         self._done[index] = done

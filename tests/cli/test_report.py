@@ -16,6 +16,7 @@ from evio_fetch.cli.report import (
     exit_status,
     interrupted_lines,
     json_document,
+    json_parts,
     summary_line,
 )
 from evio_fetch.cli.units import clock_duration, human_bytes, human_duration, human_rate
@@ -338,6 +339,20 @@ def test_json_document_decodes_into_its_own_schema() -> None:
         "skipped",
         "downloaded",
     ]
+
+
+@pytest.mark.parametrize("files_per_part", [1, 2, 4, 5, 1000])
+def test_json_parts_join_into_the_document_a_single_encoding_gives(files_per_part: int) -> None:
+    """The document is written in parts so that a run of very many files never holds all
+    their entries at once; cut anywhere, the parts are the same bytes."""
+    results = sample()
+    parts = list(json_parts(results, 1.0, "0.1.0", files_per_part))
+    assert len(parts) == 2 + -(-len(results) // files_per_part)
+    whole = json.loads(b"".join(parts))
+    assert b"".join(parts).endswith(b"]}\n")
+    one = msgspec.json.decode(b"".join(parts), type=JsonDocument)
+    assert msgspec.json.encode(one) + b"\n" == b"".join(parts)
+    assert [f["label"] for f in whole["files"]] == [r.spec.label for r in results]
 
 
 def test_json_document_of_nothing() -> None:

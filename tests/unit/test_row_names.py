@@ -78,3 +78,17 @@ def test_row_names_grow_when_a_file_of_the_same_name_arrives() -> None:
     assert names.name("/d/events-b/events.dat") == "events-b/events.dat"
     assert names.name("/d/notes.txt") == "notes.txt"
     assert names.name("/elsewhere/unknown.bin") == "unknown.bin"
+
+
+@given(unique_paths, st.data())
+def test_row_names_learnt_in_any_batches_are_the_suffixes_of_them_all(
+    paths: list[str], data: st.DataObject
+) -> None:
+    """However the paths arrive (in batches, some more than once), each row is named as if
+    all of them had been told apart at once."""
+    names = RowNames()
+    arrivals = data.draw(st.lists(st.sampled_from(paths), max_size=30)) if paths else []
+    for start in range(0, len(arrivals), 3):
+        names.add(arrivals[start : start + 3])
+    names.add(paths)
+    assert [names.name(p) for p in paths] == distinct_suffixes(paths)

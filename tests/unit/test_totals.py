@@ -35,6 +35,8 @@ def test_a_run_adds_up_resumed_restarted_failed_and_present_files() -> None:
     assert totals.fetched.done == 7 * MIB
 
     totals.started(unknown, 3, 0)
+    # Only files in flight are held one by one: the present file is in the sums alone.
+    assert totals.files_in_flight == 2
     assert totals.bytes_total == 10 * MIB + 3 + 5 + 8
     assert totals.fetched.total == 10 * MIB + 3 + 8
 
@@ -47,3 +49,17 @@ def test_a_run_adds_up_resumed_restarted_failed_and_present_files() -> None:
     assert totals.bytes_done == totals.bytes_total == 10 * MIB + 3 + 5 + 2
     assert totals.fetched.done == totals.fetched.total == 10 * MIB + 3 + 2
     assert (totals.files_done, totals.files_failed) == (4, 1)
+    assert totals.files_in_flight == 0
+
+
+def test_a_file_the_plan_did_not_name_counts_as_it_comes() -> None:
+    planned, stranger = spec(0, 4), spec(7, 6)
+    totals = RunTotals()
+    totals.planned([PlanItem(planned, "fetch", "missing")])
+    assert totals.bytes_total == 4
+    totals.advanced(stranger, 2)
+    assert totals.bytes_total is None  # its size is not known yet
+    totals.finished(FileResult(target=None, spec=stranger, outcome="downloaded", bytes=6))
+    totals.finished(FileResult(target=None, spec=planned, outcome="downloaded", bytes=4))
+    assert totals.bytes_done == totals.bytes_total == 10
+    assert (totals.files_done, totals.files_total, totals.files_in_flight) == (2, 2, 0)
