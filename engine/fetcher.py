@@ -314,7 +314,9 @@ async def _fetch_whole(download: Download, ctx: Context, lander: Lander, target:
     if wrong is not None:
         return Failed(spec.index, to_failure(wrong))
     ctx.emit(Written(spec.index, size))
-    await lander.land(spec, target, _root(spec), body)
+    landing = lander.land(spec, target, _root(spec), body)
+    del body  # the lander lets it go once written, before the flush this waits for
+    await asyncio.shield(landing)
     used = download.file_sources().used()
     return Done(spec.index, "downloaded", str(target), size, sources=used, digests=found)
 

@@ -29,6 +29,9 @@ from evio_fetch.engine.target_dir import TargetDirectory
 
 # At most this many files share one flush (and are open at once, their locks held).
 MOST_PER_BATCH = 64
+# At most this many bytes are written by one batch: a batch of larger files is flushed, and
+# its bodies let go, sooner, while the next gathers.
+MOST_BYTES_PER_BATCH = 16 * 1024 * 1024
 
 
 @dataclass(slots=True, eq=False)
@@ -56,25 +59,40 @@ class Lander:
         self._waiting: list[_Landing] = []
         self._running: asyncio.Task[None] | None = None
 
-    async def land(self, spec: FileSpec, target: Path, root: Path | None, body: bytes) -> None:
-        """Write ``body`` to ``target`` durably; returns once its name is durable, raises our
-        errors. Cancelling the wait does not stop a batch already under way: the file may
-        still land, whole and verified."""
+    def land(
+        self, spec: FileSpec, target: Path, root: Path | None, body: bytes
+    ) -> asyncio.Future[None]:
+        """Queue ``body`` to be written to ``target`` durably; the future settles once its
+        name is durable, or with our error. Await it shielded: a batch under way is not
+        stopped, and the file may still land, whole and verified. The body is let go once
+        written, so the caller should not hold it while it waits."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append(_Landing(spec, target, root, body, done))
         if self._running is None:
             self._running = asyncio.create_task(self._run())
-        await asyncio.shield(done)
+        return done
+
+    def _next_batch(self) -> list[_Landing]:
+        count, size = 0, 0
+        for item in self._waiting[:MOST_PER_BATCH]:
+            if count and size + len(item.body) > MOST_BYTES_PER_BATCH:
+                break
+            count, size = count + 1, size + len(item.body)
+        batch = self._waiting[:count]
+        del self._waiting[:count]
+        return batch
 
     async def _run(self) -> None:
         renamed: list[_Landing] = []
         batch: list[_Landing] = []
         try:
             while self._waiting or renamed:
-                batch = self._waiting[:MOST_PER_BATCH]
-                del self._waiting[:MOST_PER_BATCH]
+                batch = self._next_batch()
                 args = (batch, renamed, self._platform, self._directories)
                 landed, renamed = renamed, await asyncio.to_thread(land_batch, *args)
+                # Only once the thread is done with them: it may still be writing them when
+                # this task is cancelled.
+                _let_go(batch)
                 for item in landed:
                     _settle(item)  # the flush made its name durable, or it failed
                 for item in batch:
@@ -84,9 +102,17 @@ class Lander:
             for item in [*renamed, *batch, *self._waiting]:
                 item.error = item.error or error
                 _settle(item)
+            _let_go([*batch, *self._waiting])
             self._waiting.clear()
         finally:
             self._running = None
+
+
+def _let_go(items: list[_Landing]) -> None:
+    """The bodies of ``items`` are written (or never will be): let them go now, rather than
+    hold them until the next flush settles their files."""
+    for item in items:
+        item.body = b""
 
 
 def _settle(item: _Landing) -> None:
