@@ -134,6 +134,18 @@ def _auto_vs_best_fixed(rows: _Rows, scenario: str, limit: float) -> Target:
     return _judge(scenario, text, value, limit, False, detail)
 
 
+def _of_connections(rows: _Rows, scenario: str, connections: int, limit: float) -> Target:
+    """evio-fetch with ``connections`` over that many times one connection's rate (curl's, in
+    the same run): what a server capping each connection lets any client reach."""
+    text = f"evio seg{connections} MB/s ≥ {limit:g} x {connections} x curl (one connection)"
+    mine, one = rows.get(scenario, f"evio seg{connections}"), rows.get(scenario, "curl")
+    if mine is None or one is None:
+        return _skip(scenario, text, limit, False, "evio-fetch or curl not run")
+    ideal = None if one.mbps is None else connections * one.mbps
+    value = mine.mbps / ideal if mine.mbps is not None and ideal else None
+    return _judge(scenario, text, value, limit, False, f"{_show(mine.mbps)} vs {_show(ideal)}")
+
+
 def _evio_ceiling(rows: _Rows, scenario: str, what: str, limit: float, unit: float) -> Target:
     text = {
         "cpu_per_gb": "evio CPU s per GB",
@@ -188,6 +200,7 @@ def evaluate(all_rows: Sequence[Row], scenarios: Sequence[str]) -> list[Target]:
         _ratio(rows, "capped", ("evio seg4", "evio seg1"), _mbps, 3.6),
         _ratio(rows, "capped", ("evio seg4", "curl"), _mbps, 3.6),
         _ratio(rows, "capped", ("evio seg16", "aria2c x16"), _mbps, 1.3),
+        _of_connections(rows, "capped", 16, 0.9),
         _ratio(rows, "latency", ("evio c16", "curl par16"), _mbps, 1.0),
         _ratio(rows, "many", ("evio c16", "curl par16"), _mbps, 0.8),
         _ratio(rows, "many", ("evio c16", "aria2c j16"), _mbps, 2.0),
