@@ -63,7 +63,7 @@ FINISHING_ROOM = 2
 # Files that came whole wait in their worker's memory for a batch to land them: as many as
 # this per file allowed to download at once, holding at most WHOLE_BYTES together.
 WHOLE_ROOM = 4
-WHOLE_BYTES = 64 * 1024 * 1024
+WHOLE_BYTES = 32 * 1024 * 1024
 
 T = TypeVar("T")
 
