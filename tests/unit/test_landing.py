@@ -8,6 +8,8 @@ import asyncio
 import dataclasses
 import errno
 import os
+import sys
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -158,3 +160,37 @@ def test_a_failed_flush_fails_the_new_batch_and_not_the_one_already_in_place(
     assert "flushing to disk failed" in outcomes[-1].message
     assert not (tmp_path / "late.bin").exists()
     assert sidecars(tmp_path) == []
+
+
+@dataclasses.dataclass(frozen=True)
+class NamesFlushWaits(PlatformIO):
+    """The platform, except that a flush of names alone (the flush that settles the batch
+    before) waits until the test has looked."""
+
+    waiting: threading.Event = dataclasses.field(default_factory=threading.Event)
+    go_on: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def flush_batch(self, written: Sequence[int], directories: Iterable[Path]) -> None:
+        if not written:
+            self.waiting.set()
+            assert self.go_on.wait(60), "the test never let the flush go on"
+        super().flush_batch(written, directories)
+
+
+def test_a_body_is_let_go_once_written_not_held_until_its_name_is_flushed(
+    tmp_path: Path,
+) -> None:
+    platform = NamesFlushWaits(**dataclasses.asdict(PLATFORM))
+    body = os.urandom(4096)
+    alone = sys.getrefcount(body)  # the references this test holds, and no other
+
+    async def land_and_look() -> bool:
+        landing = Lander(platform).land(spec(0), tmp_path / "f.bin", tmp_path, body)
+        await asyncio.to_thread(platform.waiting.wait, 60)
+        gone = sys.getrefcount(body) == alone
+        platform.go_on.set()
+        await asyncio.shield(landing)
+        return gone
+
+    assert asyncio.run(land_and_look()), "the body was still held while its name was flushed"
+    assert (tmp_path / "f.bin").stat().st_size == 4096
