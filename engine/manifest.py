@@ -58,7 +58,9 @@ _FIELD_HINTS = {
 }
 
 
-class _Entry(msgspec.Struct):
+# Untracked by the garbage collector: an entry holds only strings, numbers and a list of
+# strings, so it can be in no cycle, and a large manifest's entries cost 16 bytes less each.
+class _Entry(msgspec.Struct, gc=False):
     # Every field optional, so that a missing one is reported in our words, not msgspec's.
     id: str | None = None
     url: str | None = None
