@@ -311,17 +311,23 @@ def _specs(datasets: Sequence[_Entry] | None, root: Path) -> list[FileSpec]:
     if not datasets:
         raise _Invalid("datasets", "empty: there is nothing to fetch", "datasets")
     places = _Places(root)
-    specs = [_spec(index, entry, root, places) for index, entry in enumerate(datasets)]
+    # Files of one size share one int (28 bytes each): datasets of many small files are
+    # often cut into pieces of one size.
+    sizes: dict[int, int] = {}
+    specs = [_spec(index, entry, root, places, sizes) for index, entry in enumerate(datasets)]
     _check_layout(((spec.index, spec.target) for spec in specs if spec.target), root)
     return specs
 
 
-def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
+def _spec(
+    index: int, entry: _Entry, root: Path, places: _Places, sizes: dict[int, int]
+) -> FileSpec:
     at = f"datasets[{index}]"
     path_text = _check_path_text(f"{at}.path", entry.path)
     target = _target(f"{at}.path", path_text, root, places)
     url, drive_id, resource_key = _source(at, entry)
     sha256, checksum = _hashes(at, entry)
+    size = _size(f"{at}.size", entry.size)
     return FileSpec(
         index=index,
         label=path_text,
@@ -331,7 +337,7 @@ def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
         mirrors=_mirrors(f"{at}.mirrors", entry.mirrors, url),
         target=target,
         output_dir=places.root,
-        size=_size(f"{at}.size", entry.size),
+        size=None if size is None else sizes.setdefault(size, size),
         sha256=sha256,
         checksum=checksum,
     )
