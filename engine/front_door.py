@@ -75,7 +75,8 @@ def plan_of(
 
 
 def run(plan: Plan, observer: Observer, launched: Launch | None = None) -> runner.RunReport:
-    """Fetch what ``plan`` holds; ``launched``: workers already starting with its options."""
+    """Fetch what ``plan`` holds, which holds no items after: the run takes them over.
+    ``launched``: workers already starting with its options."""
     return runner.run(plan.specs, plan.options, observer, planned=plan.items, launched=launched)
 
 

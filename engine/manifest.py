@@ -22,6 +22,7 @@ import msgspec
 from evio_fetch.engine.checksums import ALGORITHMS, Checksum, parse_checksum
 from evio_fetch.engine.drive_links import DriveRef, parse_drive_link
 from evio_fetch.engine.errors import ManifestError
+from evio_fetch.engine.file_buffer import file_buffer
 from evio_fetch.engine.model import FileSpec
 from evio_fetch.engine.naming import MAX_NAME_BYTES, NAME_MAX_BYTES
 from evio_fetch.engine.sidecars import sidecar_suffix
@@ -58,7 +59,9 @@ _FIELD_HINTS = {
 }
 
 
-class _Entry(msgspec.Struct):
+# Untracked by the garbage collector: an entry holds only strings, numbers and a list of
+# strings, so it can be in no cycle, and a large manifest's entries cost 16 bytes less each.
+class _Entry(msgspec.Struct, gc=False):
     # Every field optional, so that a missing one is reported in our words, not msgspec's.
     id: str | None = None
     url: str | None = None
@@ -112,22 +115,24 @@ class _Invalid(Exception):
 def load_manifest(path: Path, root: Path) -> Manifest:
     """Read the manifest at ``path``; its entry paths are relative to ``root``."""
     origin = str(path)
-    with _named(origin):
-        # The file's bytes are gone once decoded, before the specs are made from them.
-        document, unknown = _decode(_read(path))
+    # The file's bytes are gone once decoded, before the specs are made from them.
+    with _named(origin), _read(path) as data:
+        document, unknown = _decode(data)
     return _manifest(document, unknown, root, origin)
 
 
 def decode_manifest(data: bytes, root: Path, origin: str) -> Manifest:
     """Check the manifest ``data`` (read from ``origin``) and make its file specs."""
-    with _named(origin):
-        document, unknown = _decode(data)
+    with _named(origin), memoryview(data) as view:
+        document, unknown = _decode(view)
     return _manifest(document, unknown, root, origin)
 
 
-def _read(path: Path) -> bytes:
+@contextmanager
+def _read(path: Path) -> Iterator[memoryview]:
     try:
-        return path.read_bytes()
+        with file_buffer(path) as data:
+            yield data
     except OSError as error:
         raise ManifestError(
             f"{path}: cannot read the manifest ({error.strerror or error})",
@@ -169,11 +174,23 @@ def _manifest(
 # Decoding ---------------------------------------------------------------------------------
 
 
-def _decode(data: bytes) -> tuple[_Document[_KnownEntry] | _Document[_Entry], list[str]]:
+_BOM = b"\xef\xbb\xbf"
+_BLANK = re.compile(rb"\s*")
+# Pieces of a large manifest looked at as bytes one at a time, each small for malloc.
+_PIECE = 64 * 1024
+
+
+def _decode(data: memoryview) -> tuple[_Document[_KnownEntry] | _Document[_Entry], list[str]]:
     """The document as checked types, and a line for each field nothing reads."""
     # Editors on Windows like to start UTF-8 files with a byte order mark; JSON forbids it.
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    if not data or data.isspace():  # not strip(): that copies the file
+    with data[len(_BOM) if data[: len(_BOM)] == _BOM else 0 :] as text:
+        return _decode_text(text)
+
+
+def _decode_text(
+    data: memoryview,
+) -> tuple[_Document[_KnownEntry] | _Document[_Entry], list[str]]:
+    if _BLANK.fullmatch(data):  # not strip(): that copies the file
         raise _Invalid("", "the file is empty", "")
     _check_utf8(data)
     # Most manifests are valid and hold only known fields: decoded straight into types, a
@@ -187,14 +204,14 @@ def _decode(data: bytes) -> tuple[_Document[_KnownEntry] | _Document[_Entry], li
     return document, _unknown_fields(raw)
 
 
-def _decode_carefully(data: bytes) -> tuple[object, _Document[_Entry]]:
+def _decode_carefully(data: memoryview) -> tuple[object, _Document[_Entry]]:
     """The document as plain JSON values, and as checked types."""
     # Syntax first, types second: decoding straight into _Document would report a type error
     # early in the file and hide a syntax error further down.
     try:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError as error:
-        raise _from_syntax(str(error), data) from None
+        raise _from_syntax(str(error), bytes(data)) from None
     try:
         return raw, msgspec.convert(raw, type=_Document[_Entry])
     except msgspec.ValidationError as error:
@@ -209,14 +226,14 @@ def _unknown_fields(raw: object) -> list[str]:
     )
 
 
-def _check_utf8(data: bytes) -> None:
+def _check_utf8(data: memoryview) -> None:
     # msgspec raises a bare UnicodeDecodeError for a bad string; say where it is instead.
-    if data.isascii():
+    if all(bytes(data[at : at + _PIECE]).isascii() for at in range(0, len(data), _PIECE)):
         return  # no copy of a large manifest as text to learn what ASCII already tells
     try:
-        data.decode()
+        str(data, "utf-8")
     except UnicodeDecodeError as error:
-        line, column = _line_column(data, error.start)
+        line, column = _line_column(bytes(data), error.start)
         raise _Invalid(
             "",
             f"not UTF-8 text (byte 0x{data[error.start]:02x} at line {line}, column {column})",
@@ -309,17 +326,23 @@ def _specs(datasets: Sequence[_Entry] | None, root: Path) -> list[FileSpec]:
     if not datasets:
         raise _Invalid("datasets", "empty: there is nothing to fetch", "datasets")
     places = _Places(root)
-    specs = [_spec(index, entry, root, places) for index, entry in enumerate(datasets)]
+    # Files of one size share one int (28 bytes each): datasets of many small files are
+    # often cut into pieces of one size.
+    sizes: dict[int, int] = {}
+    specs = [_spec(index, entry, root, places, sizes) for index, entry in enumerate(datasets)]
     _check_layout(((spec.index, spec.target) for spec in specs if spec.target), root)
     return specs
 
 
-def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
+def _spec(
+    index: int, entry: _Entry, root: Path, places: _Places, sizes: dict[int, int]
+) -> FileSpec:
     at = f"datasets[{index}]"
     path_text = _check_path_text(f"{at}.path", entry.path)
     target = _target(f"{at}.path", path_text, root, places)
     url, drive_id, resource_key = _source(at, entry)
     sha256, checksum = _hashes(at, entry)
+    size = _size(f"{at}.size", entry.size)
     return FileSpec(
         index=index,
         label=path_text,
@@ -329,7 +352,7 @@ def _spec(index: int, entry: _Entry, root: Path, places: _Places) -> FileSpec:
         mirrors=_mirrors(f"{at}.mirrors", entry.mirrors, url),
         target=target,
         output_dir=places.root,
-        size=_size(f"{at}.size", entry.size),
+        size=None if size is None else sizes.setdefault(size, size),
         sha256=sha256,
         checksum=checksum,
     )

@@ -103,12 +103,16 @@ def run(
     launched: Launch | None = None,
 ) -> RunReport:
     """Fetch every spec; returns one result per spec, in input order. ``planned`` is the
-    plan already made for these specs (e.g. shown to the user), so it is not made twice;
+    plan already made for these specs (e.g. shown to the user), so it is not made twice: the
+    run takes its items over and empties it, so as to let each go once its file finishes;
     ``launched``, workers already starting for this run (made with the same options)."""
     began = time.monotonic()
     items = plan(specs, options) if planned is None else planned
     observer.planned(items)
+    # Each file's chain is shared by the files of its directory: few to keep to the end.
+    chains = {item.new_dirs for item in items if item.new_dirs}
     run_ = _Run(options, observer, items, for_run(launched, options, specs))
+    items.clear()
     interrupted = False
     try:
         run_.loop()
@@ -117,7 +121,7 @@ def run(
     finally:
         interrupted = run_.close() or interrupted
     # Every worker has stopped: directories made for files that failed are left empty.
-    remove_empty(item.new_dirs for item in items)
+    remove_empty(chains)
     return RunReport(run_.results(interrupted), interrupted, time.monotonic() - began)
 
 
@@ -128,10 +132,10 @@ class _Run:
         self._options = options
         self._observer = observer
         # One slot per file of the plan, and the files still to start, by position: what a
-        # run keeps per file is its plan item and, once it finishes, its result.
-        self._items = items
+        # run keeps per file is its plan item until it finishes, then its result alone.
+        self._items: list[PlanItem | None] = list(items)
         self._results: list[FileResult | None] = [None] * len(items)
-        self._waiting = (p for p, item in enumerate(items) if item.action != "skip")
+        self._waiting = (p for p, item in enumerate(self._items) if item and item.action != "skip")
         self._left = sum(item.action != "skip" for item in items)
         self._active: dict[int, _Active] = {}
         self._workers: list[WorkerHandle] = launched.adopt()
@@ -176,11 +180,14 @@ class _Run:
 
     def results(self, interrupted: bool) -> list[FileResult]:
         return [
-            result or self._unfinished(item.spec, interrupted)
-            for item, result in zip(self._items, self._results, strict=True)
+            result or self._unfinished(position, interrupted)
+            for position, result in enumerate(self._results)
         ]
 
-    def _unfinished(self, spec: FileSpec, interrupted: bool) -> FileResult:
+    def _unfinished(self, position: int, interrupted: bool) -> FileResult:
+        item = self._items[position]
+        assert item is not None, "a file without a result still has its plan item"
+        spec = item.spec
         failure = self._device_full or (
             INTERRUPTED if interrupted else to_failure(DownloadError("not attempted"))
         )
@@ -215,7 +222,9 @@ class _Run:
         while self._left and room > 0:
             position = next(self._waiting)
             self._left -= 1
-            spec = self._items[position].spec
+            item = self._items[position]
+            assert item is not None, "a file waiting to start has its plan item"
+            spec = item.spec
             worker = self._least_busy_worker()
             worker.files.add(spec.index)
             self._active[spec.index] = _Active(spec, position, worker, time.monotonic())
@@ -405,6 +414,7 @@ class _Run:
         if active is not None:
             active.worker.files.discard(index)
         self._results[position] = result
+        self._items[position] = None
         self._observer.finished(result)
 
     def _wake(self) -> None:
