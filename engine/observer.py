@@ -10,7 +10,9 @@ from evio_fetch.engine.model import FileResult, FileSpec, PlanItem
 
 class Observer(Protocol):
     def planned(self, plan: list[PlanItem]) -> None:
-        """The whole plan, before any download starts."""
+        """The whole plan, before any download starts. The list is the run's own, emptied
+        once the run has taken its items over (so that each can go when its file is done):
+        keep what is needed from it, not the list."""
 
     def started(self, spec: FileSpec, name: str, size: int | None, done: int) -> None:
         """A file's download began; ``name`` is its final path, ``done`` bytes were resumed."""
