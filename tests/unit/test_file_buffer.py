@@ -39,3 +39,14 @@ def test_a_file_said_empty_is_read_to_its_end() -> None:
 def test_a_missing_file_raises_oserror(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError), file_buffer(tmp_path / "absent.json"):
         pass
+
+
+def test_a_file_shorter_than_it_says_is_its_bytes_alone() -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/sys, whose files say they are a page long, is Linux's")
+    online = Path("/sys/devices/system/cpu/online")
+    require(online.exists(), "/sys mounted")
+    held = online.read_bytes()
+    require(0 < len(held) < online.stat().st_size, "a /sys file longer in its size than in bytes")
+    with file_buffer(online) as data:
+        assert bytes(data) == held, "the mapping's unfilled tail was handed on"
